@@ -1,0 +1,58 @@
+"""Sending: batches go out ``concurrency`` at a time; each ends with a BatchResult."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from jdcdn_action.client import JdApi, task_id_from
+from jdcdn_action.planning import Batch
+from jdcdn_action.results import BatchResult
+
+REFRESH_PATH = "/api/refresh"
+PREFETCH_PATH = "/api/prefetch"
+
+
+def refresh_payload(batch: Batch) -> dict[str, object]:
+    return {"type": batch.type, "instances": list(batch.instances)}
+
+
+def prefetch_payload(batch: Batch) -> dict[str, object]:
+    return {"publish_urls": list(batch.instances)}
+
+
+def send_batches(
+    api: JdApi,
+    batches: Sequence[Batch],
+    concurrency: int,
+    on_done: Callable[[BatchResult], None] = lambda _result: None,
+    path: str = REFRESH_PATH,
+    payload: Callable[[Batch], dict[str, object]] = refresh_payload,
+) -> list[BatchResult]:
+    """Send every batch; return their results in batch order.
+
+    A batch never raises out of here: whatever happens to it becomes its result, so the
+    caller can account for every URL.
+    """
+
+    def send(batch: Batch) -> BatchResult:
+        try:
+            outcome = api.call(path, payload(batch), task_id_from)
+        except Exception as error:  # a bug must not lose the batch: report it as failed
+            result = BatchResult(batch, "failed", error=f"internal error: {error!r}")
+        else:
+            result = BatchResult(
+                batch,
+                "succeeded" if outcome.ok else "failed",
+                task_id=outcome.value or "" if outcome.ok else "",
+                attempts=outcome.attempts,
+                error=outcome.error,
+            )
+        on_done(result)
+        return result
+
+    if concurrency <= 1 or len(batches) <= 1:
+        return [send(batch) for batch in batches]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(batches)),
+                            thread_name_prefix="jdcdn") as pool:
+        return list(pool.map(send, batches))

@@ -1,0 +1,273 @@
+"""Calls: signed POSTs to the legacy API, retried when the failure is transient.
+
+Transient (retried with exponential backoff and jitter, ``Retry-After`` honoured):
+connection errors, timeouts, HTTP 429 and 5xx, a 2xx body that is not the expected JSON,
+JD status -1 and 8. Permanent: other JD statuses and HTTP 4xx. Status 7 (signature) is
+retried once signed with the UTC date where that differs; if it still fails, the client
+stops every later call, since each would fail the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from jdcdn_action import __version__
+from jdcdn_action.signing import sign, signing_day
+
+MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped rather than obeyed
+MAX_BACKOFF = 30.0
+TRANSIENT_STATUSES = {-1, 8}
+STATUS_HINTS = {
+    1: "JD reported a failure; try again later or open a ticket with JD",
+    2: "JD says parameters are missing (please report this as a bug)",
+    3: "JD says the username is missing: set username",
+    4: "JD says the signature is missing (please report this as a bug)",
+    5: "JD says the type is missing (please report this as a bug)",
+    6: "JD says the URL list is missing (please report this as a bug)",
+    7: "JD rejected the signature: check username, secret-key and signature-timezone",
+    9: "JD says a call had more than 100 URLs (please report this as a bug)",
+    10: "JD says a prefetch call had more than 50 URLs (please report this as a bug)",
+    11: "JD says the task ID is missing (please report this as a bug)",
+    15: "the domain is not on this JD account: check base-url and the account",
+    16: "JD says the type is malformed (please report this as a bug)",
+    17: "JD says the domain is illegal: check base-url",
+    18: "the domain is not on this JD account: check base-url and the account",
+    20: "JD says the user name does not exist: check username",
+    46: "JD says a call had more than 5 directories (please report this as a bug)",
+    47: "JD says the call holds duplicate addresses (please report this as a bug)",
+}
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """How one logical call ended, after all its attempts."""
+
+    ok: bool
+    attempts: int
+    value: Any = None  # what the extractor returned on success (a task ID, a status...)
+    error: str = ""
+    auth_failed: bool = False
+
+
+class Transient(Exception):
+    """This attempt failed in a way that may pass; ``retry_after`` is the server's hint."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Permanent(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+Extractor = Callable[[dict[str, Any]], Any]
+
+
+def task_id_from(body: dict[str, Any]) -> str | None:
+    """The task ID of a refresh or prefetch answer, or None if it is missing or odd."""
+    task_id = body.get("taskid")
+    if isinstance(task_id, int) and not isinstance(task_id, bool):
+        task_id = str(task_id)
+    if not isinstance(task_id, str):
+        return None
+    task_id = task_id.strip()
+    # Task IDs go into logs and outputs: accept only plain ID characters.
+    if not task_id or len(task_id) > 128 or not all(c.isalnum() or c in "-_.:" for c in task_id):
+        return None
+    return task_id if task_id.isascii() else None
+
+
+class JdApi:
+    """A signed, retrying caller of the legacy API; safe to share between threads."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        username: str,
+        secret_key: str,
+        timezone: dt.tzinfo,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        backoff: float = 1.0,
+        pool_size: int = 4,
+        on_signature: Callable[[str], None] = lambda _signature: None,
+        on_retry: Callable[[str], None] = lambda _message: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.username = username
+        self._secret_key = secret_key
+        self.timezone = timezone
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self._on_signature = on_signature
+        self._on_retry = on_retry
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._use_utc = False
+        self.stopped = threading.Event()  # set after a final signature failure
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = f"jdcdn-action/{__version__}"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _signature(self, utc: bool) -> str:
+        now = dt.datetime.now(dt.UTC)
+        day = now.date() if utc else signing_day(self.timezone, now)
+        signature = sign(self.username, self._secret_key, day)
+        self._on_signature(signature)  # masked before it can be sent or printed
+        return signature
+
+    def _days_differ(self) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        return signing_day(self.timezone, now) != now.date()
+
+    def call(self, path: str, payload: dict[str, Any], extract: Extractor) -> CallResult:
+        """POST ``payload`` (plus username and signature) to ``path``, with retries."""
+        attempts = 0
+        tried_utc = False
+        last_error = ""
+        while attempts < self.max_attempts + tried_utc:
+            if self.stopped.is_set():
+                return CallResult(False, attempts, auth_failed=True, error=(
+                    last_error or "not sent: JD rejected the signature on an earlier call"))
+            attempts += 1
+            use_utc = self._use_utc or tried_utc
+            body = {"username": self.username, "signature": self._signature(use_utc), **payload}
+            try:
+                value = self._attempt(path, body, extract)
+            except Transient as failure:
+                last_error = str(failure)
+                if attempts >= self.max_attempts + tried_utc:
+                    break
+                delay = self._delay(attempts, failure.retry_after)
+                self._on_retry(f"{last_error}; retrying in {delay:.1f}s "
+                               f"(attempt {attempts + 1} of {self.max_attempts})")
+                self._sleep(delay)
+                continue
+            except Permanent as failure:
+                last_error = str(failure)
+                if failure.status != 7:
+                    return CallResult(False, attempts, error=last_error)
+                if not use_utc and self._days_differ():
+                    # JD's date zone is undocumented: the UTC date is the other candidate.
+                    tried_utc = True  # one extra attempt: a switch of date, not a retry
+                    self._on_retry("JD rejected the signature signed with the "
+                                   "signature-timezone date; trying once with the UTC date")
+                    continue
+                self.stopped.set()
+                return CallResult(False, attempts, error=last_error, auth_failed=True)
+            if use_utc and not self._use_utc:
+                with self._lock:
+                    self._use_utc = True  # the UTC date worked: keep using it this run
+                self._on_retry("the UTC date's signature was accepted: consider setting "
+                               "signature-timezone: UTC")
+            return CallResult(True, attempts, value=value)
+        return CallResult(False, attempts, error=last_error)
+
+    def _attempt(self, path: str, body: dict[str, Any], extract: Extractor) -> Any:
+        try:
+            response = self.session.post(self.endpoint + path, json=body, timeout=self.timeout)
+        except requests.Timeout:
+            raise Transient(f"timed out after {self.timeout:g}s") from None
+        except requests.ConnectionError as error:
+            raise Transient(f"connection failed ({_reason(error)})") from None
+        except requests.RequestException as error:
+            raise Transient(f"request failed ({type(error).__name__})") from None
+        code = response.status_code
+        if code == 429 or code >= 500:
+            raise Transient(f"HTTP {code}", _retry_after(response.headers.get("Retry-After")))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        status = _jd_status(data)
+        if code >= 400 and status in (None, 0):
+            raise Permanent(f"HTTP {code} from {path}")
+        if status is None:
+            kind = "not JSON" if data is None else "JSON without a status"
+            raise Transient(f"unexpected answer from {path} (HTTP {code}, {kind})")
+        assert isinstance(data, dict)
+        if status != 0:
+            message = _clean(str(data.get("msg", "")))
+            detail = f"JD status {status}" + (f" ({message})" if message else "")
+            if status in TRANSIENT_STATUSES:
+                raise Transient(detail)
+            hint = STATUS_HINTS.get(status, "JD refused the call")
+            raise Permanent(f"{detail}: {hint}", status)
+        value = extract(data)
+        if value is None:
+            raise Transient(f"unexpected answer from {path} (status 0 without the expected data)")
+        return value
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        ceiling = min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF)
+        return ceiling * random.uniform(0.5, 1.0)  # jitter spreads concurrent retries
+
+
+def _jd_status(data: object) -> int | None:
+    if not isinstance(data, dict):
+        return None
+    status = data.get("status")
+    if isinstance(status, bool):
+        return None
+    if isinstance(status, int):
+        return status
+    if isinstance(status, str):
+        try:
+            return int(status.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    for marker in ("Connection refused", "Connection reset", "Name or service not known",
+                   "RemoteDisconnected", "Connection aborted", "Max retries exceeded"):
+        if marker in text:
+            return marker.lower() if marker[0].isupper() and " " in marker else marker
+    return type(error).__name__
+
+
+def _clean(text: str, limit: int = 200) -> str:
+    """A server message made safe to print: one line, printable, short."""
+    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."

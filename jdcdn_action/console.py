@@ -1,0 +1,112 @@
+"""The log: human lines, GitHub workflow commands, and the masking of secrets.
+
+Everything printed goes through ``Console`` so that two rules hold everywhere:
+secrets registered with ``mask`` never appear (GitHub also gets ``::add-mask::``), and
+no data we print (file names, URLs, server messages) can act as a workflow command.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow command's message, as actions/toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def defuse(line: str) -> str:
+    """Make a line that is not ours to command inert: the runner reads a line whose trimmed
+    text starts with ``::`` as a command, and ``##[`` anywhere in the legacy form."""
+    line = line.replace("##[", "#\u200b#[")
+    if line.lstrip().startswith("::"):
+        line = line.replace("::", ":\u200b:", 1)
+    return line
+
+
+class Console:
+    """Prints the run's log. ``github`` turns on workflow commands; ``debug`` debug lines."""
+
+    def __init__(
+        self,
+        github: bool = False,
+        debug: bool = False,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.github = github
+        self.debug_enabled = debug
+        self._out = out or sys.stdout
+        # On GitHub one stream keeps errors in order with the rest of the log.
+        self._err = self._out if github else (err or sys.stderr)
+        self._secrets: list[str] = []
+
+    # -- secrets -------------------------------------------------------------------------
+    def mask(self, value: str) -> None:
+        """Register a secret: hidden from every later line, and from GitHub's log."""
+        if not value or value in self._secrets:
+            return
+        self._secrets.append(value)
+        # Longest first, so a secret that contains another is hidden whole.
+        self._secrets.sort(key=len, reverse=True)
+        if self.github:
+            for part in value.splitlines():
+                if part.strip():
+                    self._write(self._out, f"::add-mask::{part}")
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    # -- lines ---------------------------------------------------------------------------
+    def info(self, text: str) -> None:
+        for line in self.redact(text).split("\n"):
+            self._write(self._out, defuse(line) if self.github else line)
+
+    def debug(self, text: str) -> None:
+        if not self.debug_enabled:
+            return
+        text = self.redact(text)
+        if self.github:
+            self._write(self._out, f"::debug::{escape_data(text)}")
+        else:
+            for line in text.split("\n"):
+                self._write(self._err, f"debug: {line}")
+
+    def warning(self, text: str, title: str = "") -> None:
+        self._annotate("warning", text, title)
+
+    def error(self, text: str, title: str = "") -> None:
+        self._annotate("error", text, title)
+
+    def _annotate(self, level: str, text: str, title: str) -> None:
+        text = self.redact(text)
+        if self.github:
+            props = f" title={escape_property(self.redact(title))}" if title else ""
+            self._write(self._out if level == "warning" else self._err,
+                        f"::{level}{props}::{escape_data(text)}")
+        else:
+            stream = self._err
+            self._write(stream, f"{level}: {text}")
+
+    def group(self, title: str) -> None:
+        if self.github:
+            self._write(self._out, f"::group::{escape_data(self.redact(title))}")
+        else:
+            self.info(title)
+
+    def endgroup(self) -> None:
+        if self.github:
+            self._write(self._out, "::endgroup::")
+
+    @staticmethod
+    def _write(stream: TextIO, line: str) -> None:
+        stream.write(line + "\n")
+        stream.flush()

@@ -1,0 +1,177 @@
+"""Entries: what the user asked to refresh, from ``paths``, ``paths-file`` and arguments.
+
+An entry is still a raw name (a site path or an absolute URL); ``urls`` turns it into
+URLs. Every problem here is an InputError that names the setting or file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from jdcdn_action.exceptions import InputError
+
+Kind = Literal["file", "dir"]
+
+# A paths file is a short list; anything this big is a mistake, and reading it whole
+# would only burn memory before saying so.
+MAX_PATHS_FILE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One thing to refresh.
+
+    ``kind`` is None when the ``type`` setting decides (``auto``: a trailing ``/`` means a
+    directory). ``origin`` names where it came from, for error messages. A repository
+    path from git is always a site path, never read as an absolute URL.
+    """
+
+    text: str
+    origin: str
+    kind: Kind | None = None
+    repository_path: bool = False
+
+
+def show(value: str, limit: int = 80) -> str:
+    """Quote a user value for a message: controls escaped, long values shortened."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def check_entry_text(text: str, origin: str) -> str:
+    """Refuse control characters (newlines, NUL) that no site path should contain."""
+    for ch in text:
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            raise InputError(
+                f"{origin}: the entry {show(text)} contains a control character "
+                f"(U+{ord(ch):04X}); remove it, or quote the list item properly."
+            )
+    return text
+
+
+def parse_paths(text: str, origin: str = "paths") -> list[Entry]:
+    """``paths``: one entry per line, or a YAML flow (``[a, b]``) or block (``- a``) list."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    lines = [line.strip() for line in stripped.splitlines()]
+    looks_like_block = all(
+        not line or line.startswith("#") or line == "-" or line.startswith("- ")
+        for line in lines
+    )
+    looks_like_flow = stripped.startswith("[") and stripped.endswith("]")
+    if looks_like_block or looks_like_flow:
+        return entries_from_yaml(load_yaml(stripped, origin), origin)
+    return [
+        Entry(check_entry_text(line, origin), origin)
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def load_yaml(text: str, origin: str) -> object:
+    import yaml  # imported late: a run without YAML input starts faster
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise InputError(f"{origin}: malformed YAML{where}: {problem}.") from None
+
+
+def entries_from_yaml(data: object, origin: str) -> list[Entry]:
+    """A list of strings, or a mapping with ``files`` and/or ``dirs`` lists."""
+    if data is None:
+        return []
+    if isinstance(data, list):
+        return _entries_from_list(data, origin, None)
+    if isinstance(data, dict):
+        unknown = sorted(str(key) for key in data if key not in {"files", "dirs"})
+        if unknown:
+            raise InputError(
+                f"{origin}: unknown key(s) {', '.join(unknown)}; a mapping may only have "
+                "'files' and 'dirs', each a list."
+            )
+        entries = _entries_from_list(data.get("files") or [], f"{origin} (files)", "file")
+        entries += _entries_from_list(data.get("dirs") or [], f"{origin} (dirs)", "dir")
+        return entries
+    raise InputError(
+        f"{origin}: expected a list of paths (or a mapping with 'files'/'dirs'), "
+        f"got {_yaml_type(data)}."
+    )
+
+
+def _entries_from_list(items: object, origin: str, kind: Kind | None) -> list[Entry]:
+    if not isinstance(items, list):
+        raise InputError(f"{origin}: expected a list, got {_yaml_type(items)}.")
+    entries = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, str):
+            raise InputError(
+                f"{origin}: item {number} is {_yaml_type(item)}, not a string; "
+                "quote it (e.g. - \"404.html\")."
+            )
+        text = item.strip()
+        if text:
+            entries.append(Entry(check_entry_text(text, origin), origin, kind))
+    return entries
+
+
+def _yaml_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def read_paths_file(path: str) -> list[Entry]:
+    """Read ``paths-file``: a YAML list, or a mapping with ``files``/``dirs``."""
+    origin = f"paths-file {path}"
+    if os.path.isdir(path):
+        raise InputError(f"{origin}: is a directory; name a YAML file.")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PATHS_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"{origin}: no such file; check the path (relative to "
+                         f"{os.getcwd()}).") from None
+    except OSError as error:
+        raise InputError(f"{origin}: cannot be read ({error.strerror}).") from None
+    if len(data) > MAX_PATHS_FILE_BYTES:
+        raise InputError(
+            f"{origin}: larger than {MAX_PATHS_FILE_BYTES // (1024 * 1024)} MiB; "
+            "a paths file lists paths, not content."
+        )
+    if b"\0" in data:
+        raise InputError(f"{origin}: is a binary file (it contains NUL bytes); use YAML text.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{origin}: is not UTF-8 (bad byte at offset {error.start}); save it as UTF-8."
+        ) from None
+    return entries_from_yaml(load_yaml(text, origin), origin)
+
+
+def collect(paths: str, paths_file: str, arguments: tuple[str, ...]) -> list[Entry]:
+    """All entries the user named (git-diff entries are added elsewhere)."""
+    entries = parse_paths(paths)
+    if paths_file:
+        entries += read_paths_file(paths_file)
+    entries += [
+        Entry(check_entry_text(arg.strip(), "argument"), "argument")
+        for arg in arguments
+        if arg.strip()
+    ]
+    return entries

@@ -1,0 +1,76 @@
+"""The JSON report: settings that matter, every batch, every failure (never a secret)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from typing import Any
+
+from jdcdn_action import __version__
+from jdcdn_action.results import BatchResult, RunResult
+from jdcdn_action.settings import Settings
+
+
+def _batch(result: BatchResult) -> dict[str, Any]:
+    return {
+        "index": result.batch.index,
+        "type": result.batch.type,
+        "instances": list(result.batch.instances),
+        "task_id": result.task_id or None,
+        "attempts": result.attempts,
+        "outcome": result.outcome,
+        "error": result.error or None,
+    }
+
+
+def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
+    return {
+        "tool": f"jdcdn-action {__version__}",
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "dry_run": result.dry_run,
+        "ok": result.ok,
+        "settings": {
+            "username": settings.username,
+            "base_urls": list(settings.base_urls),
+            "api_endpoint": settings.api_endpoint,
+            "type": settings.type,
+            "source_dir": settings.source_dir,
+            "git_diff": settings.git_diff,
+            "index_files": list(settings.index_files),
+            "include_deleted": settings.include_deleted,
+            "dir_threshold": settings.dir_threshold,
+            "max_urls": settings.max_urls,
+            "max_dirs": settings.max_dirs,
+            "signature_timezone": settings.signature_timezone_name,
+            "wait": settings.wait,
+            "prefetch": settings.prefetch,
+        },
+        "counts": {
+            "urls": len(result.plan.files),
+            "dirs": len(result.plan.dirs),
+            "batches": len(result.batches),
+            "failed": len(result.failed),
+        },
+        "task_ids": result.task_ids,
+        "batches": [_batch(r) for r in result.batches],
+        "tasks": [
+            {"task_id": t.task_id, "kind": t.kind, "state": t.state, "detail": t.detail or None}
+            for t in result.tasks
+        ],
+        "pending_task_ids": result.pending_task_ids,
+        "prefetch_batches": [_batch(r) for r in result.prefetch_batches],
+        "prefetch_task_ids": result.prefetch_task_ids,
+        # Shaped like a paths-file, so a later run can retry exactly what failed.
+        "failed": {"files": result.failed_files, "dirs": result.failed_dirs},
+        "notes": result.notes,
+    }
+
+
+def write_report(path: str, report: dict[str, Any]) -> None:
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")

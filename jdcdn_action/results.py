@@ -1,0 +1,87 @@
+"""Results: how each batch ended, and what the whole run adds up to.
+
+Every planned URL ends in exactly one batch, and every batch ends in exactly one outcome,
+so a URL is either under a task ID or in ``failed``: nothing is lost in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from jdcdn_action.planning import Batch
+from jdcdn_action.urls import UrlPlan
+
+Outcome = Literal["succeeded", "failed", "planned"]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch: Batch
+    outcome: Outcome
+    task_id: str = ""
+    attempts: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """A task's final state after waiting (``wait``/``prefetch``)."""
+
+    task_id: str
+    kind: Literal["refresh", "prefetch"]
+    state: Literal["succeeded", "failed", "running", "unknown"]
+    detail: str = ""
+
+
+@dataclass
+class RunResult:
+    plan: UrlPlan
+    batches: list[BatchResult]
+    dry_run: bool = False
+    tasks: list[TaskState] = field(default_factory=list)
+    prefetch_batches: list[BatchResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [r.task_id for r in self.batches if r.outcome == "succeeded"]
+
+    @property
+    def failed_tasks(self) -> set[str]:
+        return {t.task_id for t in self.tasks if t.kind == "refresh" and t.state == "failed"}
+
+    @property
+    def failed_batches(self) -> list[BatchResult]:
+        bad = self.failed_tasks
+        return [r for r in self.batches if r.outcome == "failed" or r.task_id in bad]
+
+    @property
+    def failed_files(self) -> list[str]:
+        return [u for r in self.failed_batches if r.batch.type == "file" for u in r.batch.instances]
+
+    @property
+    def failed_dirs(self) -> list[str]:
+        return [u for r in self.failed_batches if r.batch.type == "dir" for u in r.batch.instances]
+
+    @property
+    def failed(self) -> list[str]:
+        return self.failed_files + self.failed_dirs
+
+    @property
+    def pending_task_ids(self) -> list[str]:
+        return [t.task_id for t in self.tasks if t.state in ("running", "unknown")]
+
+    @property
+    def prefetch_task_ids(self) -> list[str]:
+        return [r.task_id for r in self.prefetch_batches if r.outcome == "succeeded"]
+
+    @property
+    def prefetch_failed(self) -> list[str]:
+        bad = {t.task_id for t in self.tasks if t.kind == "prefetch" and t.state == "failed"}
+        return [u for r in self.prefetch_batches
+                if r.outcome == "failed" or r.task_id in bad for u in r.batch.instances]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.prefetch_failed

@@ -1,0 +1,334 @@
+"""Settings: one kebab-case name, three spellings (flag, ``INPUT_*``, ``JDCDN_*``).
+
+The first non-empty value wins, then the default (see docs in README "Settings").
+Everything here is validated before anything is read from disk or sent, so a bad
+value ends the run with one line that names the setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from jdcdn_action import __version__
+from jdcdn_action.exceptions import InputError
+
+# name -> (default, kind). Kinds: str, list (one item per line), bool, int, float.
+SPEC: dict[str, tuple[str, str]] = {
+    "username": ("", "str"),
+    "secret-key": ("", "str"),
+    "base-url": ("", "list"),
+    "paths": ("", "str"),
+    "paths-file": ("", "str"),
+    "git-diff": ("false", "bool"),
+    "git-base": ("", "str"),
+    "git-head": ("", "str"),
+    "source-dir": (".", "str"),
+    "include": ("", "list"),
+    "exclude": ("", "list"),
+    "index-files": ("index.html", "list"),
+    "include-deleted": ("true", "bool"),
+    "type": ("auto", "str"),
+    "dir-threshold": ("0", "int"),
+    "max-urls": ("2000", "int"),
+    "max-dirs": ("50", "int"),
+    "dry-run": ("false", "bool"),
+    "fail-on-error": ("true", "bool"),
+    "api-endpoint": ("https://opencdn.jcloud.com", "str"),
+    "timeout": ("30", "float"),
+    "max-attempts": ("5", "int"),
+    "concurrency": ("4", "int"),
+    "signature-timezone": ("+08:00", "str"),
+    "wait": ("false", "bool"),
+    "wait-timeout": ("600", "float"),
+    "poll-interval": ("10", "float"),
+    "prefetch": ("false", "bool"),
+    "report-file": ("", "str"),
+}
+
+TRUE_WORDS = {"true", "yes", "1", "on"}
+FALSE_WORDS = {"false", "no", "0", "off"}
+LOOPBACK_NAMES = {"localhost"}
+OFFSET_RE = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Field names are the setting names with underscores."""
+
+    username: str = ""
+    secret_key: str = ""
+    base_urls: tuple[str, ...] = ()
+    paths: str = ""
+    paths_file: str = ""
+    git_diff: bool = False
+    git_base: str = ""
+    git_head: str = ""
+    source_dir: str = "."
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    index_files: tuple[str, ...] = ("index.html",)
+    include_deleted: bool = True
+    type: str = "auto"
+    dir_threshold: int = 0
+    max_urls: int = 2000
+    max_dirs: int = 50
+    dry_run: bool = False
+    fail_on_error: bool = True
+    api_endpoint: str = "https://opencdn.jcloud.com"
+    timeout: float = 30.0
+    max_attempts: int = 5
+    concurrency: int = 4
+    signature_timezone: dt.tzinfo = dt.timezone(dt.timedelta(hours=8))
+    signature_timezone_name: str = "+08:00"
+    wait: bool = False
+    wait_timeout: float = 600.0
+    poll_interval: float = 10.0
+    prefetch: bool = False
+    report_file: str = "jdcdn-report.json"
+    # Not settings of the contract: where the run happens and how it is tuned.
+    arguments: tuple[str, ...] = ()
+    dotenv_file: str = ""
+    debug: bool = False
+    backoff: float = 1.0
+    github_actions: bool = False
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jdcdn-refresh",
+        description=(
+            "Refresh JD Cloud CDN caches. Every option can also be given as INPUT_<NAME> "
+            "(GitHub Actions) or JDCDN_<NAME> (any CI); see the README."
+        ),
+    )
+    parser.add_argument("entries", nargs="*", metavar="PATH_OR_URL",
+                        help="site paths or absolute URLs to refresh (added to --paths)")
+    for name, (default, kind) in SPEC.items():
+        dest = name.replace("-", "_")
+        if kind == "bool":
+            group = parser.add_mutually_exclusive_group()
+            group.add_argument(f"--{name}", dest=dest, action="store_const", const="true",
+                               help=f"(default: {default})")
+            group.add_argument(f"--no-{name}", dest=dest, action="store_const", const="false",
+                               help=argparse.SUPPRESS)
+        elif kind == "list":
+            parser.add_argument(f"--{name}", dest=dest, action="append", metavar="VALUE",
+                                help="repeat for several values")
+        else:
+            shown = f" (default: {default})" if default else ""
+            parser.add_argument(f"--{name}", dest=dest, metavar="VALUE", help=shown or None)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and call details")
+    parser.add_argument("--version", action="version", version=f"jdcdn-refresh {__version__}")
+    return parser
+
+
+def raw_values(
+    argv: Sequence[str], env: Mapping[str, str]
+) -> tuple[dict[str, str], list[str], bool]:
+    """Return each setting's winning raw string (trimmed), the positional entries, --debug."""
+    args = build_parser().parse_args(list(argv))
+    values: dict[str, str] = {}
+    for name, (default, _kind) in SPEC.items():
+        flag = getattr(args, name.replace("-", "_"))
+        if isinstance(flag, list):
+            flag = "\n".join(flag)
+        candidates = (
+            flag,
+            env.get(f"INPUT_{name.upper()}"),
+            env.get(f"JDCDN_{name.upper().replace('-', '_')}"),
+        )
+        values[name] = next((c.strip() for c in candidates if c and c.strip()), default)
+    return values, list(args.entries), bool(args.debug)
+
+
+def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
+    """Read and validate every setting. Raises InputError naming the setting at fault."""
+    raw, arguments, debug_flag = raw_values(argv, env)
+    debug = debug_flag or env.get("RUNNER_DEBUG") == "1" or _is_true(env.get("JDCDN_DEBUG", ""))
+    tz, tz_name = parse_timezone(raw["signature-timezone"])
+    report_file = raw["report-file"]
+    if not report_file:
+        runner_temp = env.get("RUNNER_TEMP", "")
+        report_file = os.path.join(runner_temp, "jdcdn-report.json") if runner_temp else (
+            "jdcdn-report.json")
+    dotenv = env.get("JDCDN_DOTENV", "").strip()
+    if not dotenv and env.get("GITLAB_CI", "").lower() == "true":
+        dotenv = "jdcdn.env"
+    kind = raw["type"].lower()
+    if kind not in {"auto", "file", "dir"}:
+        raise InputError(f"type: {raw['type']!r} is not one of auto, file, dir.")
+    settings = Settings(
+        username=raw["username"],
+        secret_key=raw["secret-key"],
+        base_urls=tuple(parse_base_url(u) for u in split_lines(raw["base-url"])),
+        paths=raw["paths"],
+        paths_file=raw["paths-file"],
+        git_diff=parse_bool("git-diff", raw["git-diff"]),
+        git_base=raw["git-base"],
+        git_head=raw["git-head"],
+        source_dir=raw["source-dir"],
+        include=tuple(split_lines(raw["include"])),
+        exclude=tuple(split_lines(raw["exclude"])),
+        index_files=tuple(parse_index_file(n) for n in split_lines(raw["index-files"])),
+        include_deleted=parse_bool("include-deleted", raw["include-deleted"]),
+        type=kind,
+        dir_threshold=parse_int("dir-threshold", raw["dir-threshold"], minimum=0),
+        max_urls=parse_int("max-urls", raw["max-urls"], minimum=0),
+        max_dirs=parse_int("max-dirs", raw["max-dirs"], minimum=0),
+        dry_run=parse_bool("dry-run", raw["dry-run"]),
+        fail_on_error=parse_bool("fail-on-error", raw["fail-on-error"]),
+        api_endpoint=parse_endpoint(raw["api-endpoint"]),
+        timeout=parse_float("timeout", raw["timeout"], minimum=0.1, maximum=600),
+        max_attempts=parse_int("max-attempts", raw["max-attempts"], minimum=1, maximum=20),
+        concurrency=parse_int("concurrency", raw["concurrency"], minimum=1, maximum=32),
+        signature_timezone=tz,
+        signature_timezone_name=tz_name,
+        wait=parse_bool("wait", raw["wait"]),
+        wait_timeout=parse_float("wait-timeout", raw["wait-timeout"], minimum=0, maximum=86400),
+        poll_interval=parse_float("poll-interval", raw["poll-interval"], minimum=0.01,
+                                  maximum=3600),
+        prefetch=parse_bool("prefetch", raw["prefetch"]),
+        report_file=report_file,
+        arguments=tuple(arguments),
+        dotenv_file=dotenv,
+        debug=debug,
+        backoff=parse_float("JDCDN_BACKOFF", env.get("JDCDN_BACKOFF", "").strip() or "1",
+                            minimum=0, maximum=60),
+        github_actions=env.get("GITHUB_ACTIONS") == "true",
+        env=env,
+    )
+    if not settings.dry_run:
+        for name, value in (("username", settings.username),
+                            ("secret-key", settings.secret_key)):
+            if not value:
+                raise InputError(
+                    f"{name} is required: set the input '{name}' (or JDCDN_"
+                    f"{name.upper().replace('-', '_')}), from a secret for secret-key."
+                )
+    if any(ch in settings.username for ch in "\r\n\t") or any(
+            ch in settings.secret_key for ch in "\r\n"):
+        raise InputError("username and secret-key must be one line each: check the secrets.")
+    return settings
+
+
+def split_lines(text: str) -> list[str]:
+    """One item per line; blank lines and surrounding spaces dropped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _is_true(value: str) -> bool:
+    return value.strip().lower() in TRUE_WORDS
+
+
+def parse_bool(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise InputError(f"{name}: {value!r} is not a boolean; use true or false.")
+
+
+def parse_int(name: str, value: str, minimum: int, maximum: int | None = None) -> int:
+    try:
+        number = int(value, 10)
+    except ValueError:
+        raise InputError(f"{name}: {value!r} is not a whole number.") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        upper = f" and {maximum}" if maximum is not None else " or more"
+        between = f"between {minimum}{upper}" if maximum is not None else f"{minimum}{upper}"
+        raise InputError(f"{name}: {number} is out of range; use {between}.")
+    return number
+
+
+def parse_float(name: str, value: str, minimum: float, maximum: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputError(f"{name}: {value!r} is not a number of seconds.") from None
+    if not (minimum <= number <= maximum):  # also refuses nan
+        raise InputError(f"{name}: {value} is out of range; use {minimum:g} to {maximum:g}.")
+    return number
+
+
+def parse_timezone(value: str) -> tuple[dt.tzinfo, str]:
+    """A ``+HH:MM`` offset (no tz database needed), ``UTC``, or an IANA name."""
+    match = OFFSET_RE.match(value)
+    if match:
+        sign, hours, minutes = match.groups()
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes))
+        if delta > dt.timedelta(hours=14) or int(minutes) >= 60:
+            raise InputError(f"signature-timezone: {value!r} is not a valid UTC offset.")
+        return dt.timezone(-delta if sign == "-" else delta), value
+    if value.upper() in {"UTC", "Z", "GMT"}:
+        return dt.UTC, "UTC"
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(value), value
+    except Exception:  # ValueError, ZoneInfoNotFoundError, and odd keys alike
+        raise InputError(
+            f"signature-timezone: {value!r} is not a +HH:MM offset or a known IANA timezone "
+            "name; use e.g. +08:00."
+        ) from None
+
+
+def parse_base_url(value: str) -> str:
+    """Validate one base URL and return it ending in ``/`` (its path is a prefix)."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise InputError(f"base-url: {value!r} must start with http:// or https://.")
+    if not parts.hostname:
+        raise InputError(f"base-url: {value!r} has no host name.")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise InputError(f"base-url: {value!r} must not have a query or fragment.")
+    if parts.username or parts.password:
+        raise InputError(f"base-url: {value!r} must not contain a user name or password.")
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
+        raise InputError(f"base-url: {value!r} contains spaces or control characters.")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise InputError(f"base-url: {value!r} has an invalid port.") from None
+    from jdcdn_action.urls import encode_absolute_url
+
+    url = encode_absolute_url(value)
+    return url if url.endswith("/") else url + "/"
+
+
+def parse_index_file(value: str) -> str:
+    if "/" in value or value in {".", ".."}:
+        raise InputError(f"index-files: {value!r} must be a file name without '/'.")
+    return value
+
+
+def parse_endpoint(value: str) -> str:
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"} or not parts.hostname:
+        raise InputError(f"api-endpoint: {value!r} must be an https:// URL.")
+    if parts.query or parts.fragment:
+        raise InputError(f"api-endpoint: {value!r} must not have a query or fragment.")
+    if scheme == "http" and not is_loopback(parts.hostname):
+        raise InputError(
+            f"api-endpoint: {value!r} uses plain http to a non-loopback host, which would "
+            "expose the signature; use https://."
+        )
+    return value.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,83 @@
+"""The job summary (``GITHUB_STEP_SUMMARY``): Markdown, kept under GitHub's 1 MiB."""
+
+from __future__ import annotations
+
+from jdcdn_action.results import RunResult
+
+SUMMARY_LIMIT = 1024 * 1024
+URL_BUDGET = 700 * 1024  # room left for the URL lists after the tables
+
+
+def _code(text: str) -> str:
+    # URLs are percent-encoded, so they hold no backtick, pipe or angle bracket.
+    return f"`{text}`"
+
+
+def render_summary(result: RunResult) -> str:
+    plan = result.plan
+    if result.dry_run:
+        headline = "Dry run: nothing was sent"
+    elif not result.batches:
+        headline = "Nothing to refresh"
+    elif result.ok:
+        headline = "Refresh submitted"
+    else:
+        headline = f"Refresh failed for {len(result.failed)} of " \
+                   f"{len(plan.files) + len(plan.dirs)} URLs"
+    lines = [
+        f"## JD Cloud CDN: {headline}",
+        "",
+        f"{len(plan.files)} file URLs and {len(plan.dirs)} directories in "
+        f"{len(result.batches)} calls.",
+        "",
+    ]
+    if result.batches:
+        states = {t.task_id: t.state for t in result.tasks if t.kind == "refresh"}
+        lines += ["| # | type | URLs | task ID | outcome | attempts |",
+                  "|---|---|---|---|---|---|"]
+        for r in result.batches:
+            outcome = r.outcome
+            if r.task_id in states:
+                outcome += f", task {states[r.task_id]}"
+            if r.error:
+                outcome += f": {_cell(r.error)}"
+            lines.append(f"| {r.batch.index} | {r.batch.type} | {len(r.batch.instances)} | "
+                         f"{_code(r.task_id) if r.task_id else ''} | {outcome} | {r.attempts} |")
+        lines.append("")
+    if result.prefetch_batches:
+        lines += ["Prefetch:", "", "| # | URLs | task ID | outcome |", "|---|---|---|---|"]
+        for r in result.prefetch_batches:
+            lines.append(f"| {r.batch.index} | {len(r.batch.instances)} | "
+                         f"{_code(r.task_id) if r.task_id else ''} | {r.outcome} |")
+        lines.append("")
+    for note in result.notes:
+        lines.append(f"> {_cell(note)}")
+    if result.notes:
+        lines.append("")
+    budget = URL_BUDGET
+    for title, urls in (("Failed", result.failed), ("Files", plan.files),
+                        ("Directories", plan.dirs)):
+        if not urls:
+            continue
+        lines += [f"<details><summary>{title} ({len(urls)})</summary>", ""]
+        shown = 0
+        for url in urls:
+            budget -= len(url) + 6
+            if budget < 0:
+                break
+            lines.append(f"- {_code(url)}")
+            shown += 1
+        if shown < len(urls):
+            lines.append(f"- ... and {len(urls) - shown} more (see the JSON report)")
+        lines += ["", "</details>", ""]
+    text = "\n".join(lines) + "\n"
+    return text if len(text.encode()) < SUMMARY_LIMIT else text[: SUMMARY_LIMIT // 4]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def write_summary(path: str, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)

@@ -1,0 +1,169 @@
+"""URLs: entries become percent-encoded absolute URLs under each base URL.
+
+Pure functions: the same entries always give the same sorted, de-duplicated URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from jdcdn_action.entries import Entry, show
+from jdcdn_action.exceptions import InputError
+
+# RFC 3986 pchar minus unreserved (which quote() always keeps): a raw file name keeps
+# these as browsers send them, so the URL matches the CDN's cache key.
+PATH_SAFE = "/!$&'()*+,;=:@~"
+# Everything that may appear in a URL as written (reserved, unreserved and '%').
+URL_SAFE = ":/?#[]@!$&'()*+,;=~%"
+BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class UrlPlan:
+    """The URLs to refresh: file URLs and directory URLs (each ending in ``/``)."""
+
+    files: tuple[str, ...]
+    dirs: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.files and not self.dirs
+
+
+def encode_site_path(path: str) -> str:
+    """Percent-encode a raw name as UTF-8; ``/`` separates segments, ``%`` becomes ``%25``."""
+    return quote(path, safe=PATH_SAFE)
+
+
+def encode_absolute_url(url: str) -> str:
+    """Encode only what may not stand in a URL: spaces, controls, non-ASCII, bare ``%``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        host = parts.hostname or ""
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise InputError(f"the URL {show(url)} has an invalid host name.") from None
+        netloc = netloc.replace(host, ascii_host)
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return quote(BARE_PERCENT.sub("%25", url), safe=URL_SAFE)
+
+
+def normalise_site_path(text: str, origin: str) -> str:
+    """Drop a leading ``/``, ``.`` and empty segments; resolve ``..`` inside the base.
+
+    Returns "" for the base itself. A trailing ``/`` is kept (it marks a folder URL).
+    """
+    if "/." not in text and "//" not in text and not text.startswith((".", "/")):
+        return text  # the common case, kept fast for large diffs
+    segments: list[str] = []
+    for segment in text.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not segments:
+                raise InputError(
+                    f"{origin}: the entry {show(text)} climbs above the base URL with '..'; "
+                    "remove the '..'."
+                )
+            segments.pop()
+            continue
+        segments.append(segment)
+    path = "/".join(segments)
+    return path + "/" if path and text.endswith(("/", "/.", "/..")) else path
+
+
+def _absolute_url(entry: Entry) -> str:
+    parts = urlsplit(entry.text)
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise InputError(
+            f"{entry.origin}: {show(entry.text)} is not an http:// or https:// URL."
+        )
+    if not parts.hostname:
+        raise InputError(f"{entry.origin}: the URL {show(entry.text)} has no host name.")
+    if parts.fragment:
+        raise InputError(
+            f"{entry.origin}: the URL {show(entry.text)} has a #fragment, which is never "
+            "sent to the CDN; remove it."
+        )
+    url = encode_absolute_url(entry.text)
+    if not parts.path:
+        url += "/"
+    return url
+
+
+def map_entries(
+    entries: Iterable[Entry],
+    base_urls: Sequence[str],
+    type_: str = "auto",
+    index_files: Sequence[str] = ("index.html",),
+) -> UrlPlan:
+    """Turn entries into sorted, de-duplicated file and directory URLs.
+
+    ``base_urls`` are validated and end in ``/`` (settings.parse_base_url). Site paths
+    are joined under every base URL, keeping the base's own path prefix.
+    """
+    files: set[str] = set()
+    dirs: set[str] = set()
+    index_names = frozenset(index_files)
+    for entry in entries:
+        kind = entry.kind or (type_ if type_ in ("file", "dir") else None)
+        if not entry.repository_path and ABSOLUTE.match(entry.text):
+            url = _absolute_url(entry)
+            kind = kind or ("dir" if url.endswith("/") else "file")
+            if kind == "dir":
+                if "?" in url:
+                    raise InputError(
+                        f"{entry.origin}: {show(entry.text)} has a query string, so it cannot "
+                        "be refreshed as a directory; list it as a file or drop the query."
+                    )
+                dirs.add(url if url.endswith("/") else url + "/")
+            else:
+                files.add(url)
+                if "?" not in url:
+                    folder = _index_folder(url, index_names)
+                    if folder is not None:
+                        files.add(folder)
+            continue
+        if not base_urls:
+            raise InputError(
+                f"base-url is required for the site path {show(entry.text)} "
+                f"(from {entry.origin}): set base-url, or give absolute URLs."
+            )
+        path = normalise_site_path(entry.text, entry.origin)
+        kind = kind or ("dir" if path.endswith("/") or not path else "file")
+        encoded = encode_site_path(path)
+        if kind == "dir":
+            if encoded and not encoded.endswith("/"):
+                encoded += "/"
+            dirs.update(base + encoded for base in base_urls)
+            continue
+        files.update(base + encoded for base in base_urls)
+        folder_path = _index_folder(encoded, index_names)
+        if folder_path is not None:
+            files.update(base + folder_path for base in base_urls)
+    return UrlPlan(files=tuple(sorted(files)), dirs=tuple(sorted(dirs)))
+
+
+def _index_folder(encoded: str, index_names: frozenset[str]) -> str | None:
+    """``docs/index.html`` -> ``docs/``; ``index.html`` -> ``""``; else None."""
+    if not index_names:
+        return None
+    slash = encoded.rfind("/")
+    name = encoded[slash + 1 :]
+    if name and _decoded(name) in index_names:
+        return encoded[: slash + 1]
+    return None
+
+
+def _decoded(name: str) -> str:
+    if "%" not in name:
+        return name
+    from urllib.parse import unquote
+
+    return unquote(name)

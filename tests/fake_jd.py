@@ -1,0 +1,302 @@
+"""A fake JD Cloud CDN legacy API on 127.0.0.1, checking what the real one would.
+
+It verifies the username, the signature for the date in UTC+8 (optionally UTC), field
+names and types, the per-call limits (100 URLs, 5 directories, 50 prefetch URLs),
+directory URLs ending in ``/``, absolute URLs without raw spaces, and the domains on the
+account. It can be scripted to fail: HTTP errors with ``Retry-After``, JD statuses, slow
+answers (client timeouts), dropped connections, non-JSON bodies. Tasks created by refresh
+and prefetch calls move through refreshQuery/prefetchQuery states as scripted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+CN = dt.timezone(dt.timedelta(hours=8))
+
+
+def md5_signature(username: str, secret: str, day: dt.date) -> str:
+    return hashlib.md5(f"{day:%Y%m%d}{username}{secret}".encode()).hexdigest()
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour, used by the next matching request.
+
+    kind: "http" (status ``code``, ``headers``, ``body``), "jd" (JD ``status``),
+    "html" (200 with an HTML page), "sleep" (wait ``seconds`` then answer normally),
+    "reset" (close the connection without an answer).
+    """
+
+    kind: str
+    code: int = 500
+    status: int = 0
+    seconds: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+@dataclass
+class Call:
+    path: str
+    body: Any
+    headers: dict[str, str]
+    at: float
+    answer: Any = None
+
+
+@dataclass
+class Task:
+    task_id: str
+    kind: str  # refresh or prefetch
+    instances: list[str]
+    polls_until_done: int = 0
+    final_status: int = 0  # 0 succeeded, 2 failed
+    polls: int = 0
+
+
+class FakeJd:
+    """Start with ``with FakeJd() as jd:``; ``jd.endpoint`` is the api-endpoint to use."""
+
+    def __init__(
+        self,
+        username: str = "jcloud_test",
+        secret: str = "s3cr3t-KEY-0123456789abcdef",
+        domains: tuple[str, ...] = ("www.example.com", "cdn.example.com", "static.example.com"),
+        accept_utc_date: bool = False,
+        latency: float = 0.0,
+    ) -> None:
+        self.username = username
+        self.secret = secret
+        self.domains = set(domains)
+        self.accept_utc_date = accept_utc_date
+        self.latency = latency
+        self.calls: list[Call] = []
+        self.faults: dict[str, deque[Fault]] = {}
+        self.tasks: dict[str, Task] = {}
+        self.task_script: dict[str, tuple[int, int]] = {}  # by kind: (polls, final status)
+        self.fail_instances: set[str] = set()  # URLs whose tasks end failed
+        self.lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    # -- scripting -----------------------------------------------------------------------
+    def script(self, path: str, *faults: Fault) -> None:
+        """Queue faults for ``path`` ("/api/refresh"); each is used by one request."""
+        with self.lock:
+            self.faults.setdefault(path, deque()).extend(faults)
+
+    def _next_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            queue = self.faults.get(path)
+            return queue.popleft() if queue else None
+
+    # -- what happened -------------------------------------------------------------------
+    def requests(self, path: str = "/api/refresh") -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.path == path]
+
+    def accepted(self, path: str = "/api/refresh") -> list[Call]:
+        return [c for c in self.requests(path)
+                if isinstance(c.answer, dict) and c.answer.get("status") == 0]
+
+    def refreshed(self, kind: str | None = None) -> set[str]:
+        """Every instance of an accepted refresh call (of ``kind`` file/dir if given)."""
+        return {u for c in self.accepted() if kind in (None, c.body.get("type"))
+                for u in c.body["instances"]}
+
+    def valid_signatures(self) -> set[str]:
+        now = dt.datetime.now(dt.UTC)
+        days = {now.astimezone(CN).date()}
+        if self.accept_utc_date:
+            days.add(now.date())
+        return {md5_signature(self.username, self.secret, d) for d in days}
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> FakeJd:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    @property
+    def port(self) -> int:
+        assert self.server
+        return self.server.server_address[1]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- the API -------------------------------------------------------------------------
+    def answer(self, path: str, body: Any) -> dict[str, Any]:
+        """What the real API would answer to a well-formed HTTP request."""
+        if not isinstance(body, dict):
+            return {"status": 2, "msg": "parameters missing"}
+        if not body.get("username"):
+            return {"status": 3, "msg": "username missing"}
+        if not body.get("signature"):
+            return {"status": 4, "msg": "signature missing"}
+        if body["username"] != self.username:
+            return {"status": 20, "msg": "user does not exist"}
+        if body["signature"] not in self.valid_signatures():
+            return {"status": 7, "msg": "signature incorrect"}
+        if path == "/api/refresh":
+            return self._refresh(body)
+        if path == "/api/prefetch":
+            return self._prefetch(body)
+        if path in ("/api/refreshQuery", "/api/prefetchQuery"):
+            return self._query(body, "refresh" if path == "/api/refreshQuery" else "prefetch")
+        return {"status": 1, "msg": f"no such API {path}"}
+
+    def _check_urls(self, urls: Any, directories: bool) -> dict[str, Any] | None:
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            return {"status": 6, "msg": "instances missing"}
+        if len(set(urls)) != len(urls):
+            return {"status": 47, "msg": "duplicate addresses"}
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return {"status": 17, "msg": f"illegal url {url!r}"}
+            if not url.isascii() or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+                return {"status": 1, "msg": f"url not encoded {url!r}"}
+            if directories and not url.endswith("/"):
+                return {"status": 1, "msg": f"directory must end with / {url!r}"}
+            if parts.hostname not in self.domains:
+                return {"status": 15, "msg": f"domain {parts.hostname} not on this account"}
+        return None
+
+    def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
+        kind = body.get("type")
+        if kind is None:
+            return {"status": 5, "msg": "type missing"}
+        if kind not in ("file", "dir"):
+            return {"status": 16, "msg": "type format error"}
+        if "instances" not in body:
+            return {"status": 6, "msg": "instances missing"}
+        instances = body["instances"]
+        if isinstance(instances, list):
+            if kind == "file" and len(instances) > 100:
+                return {"status": 9, "msg": "more than 100 urls"}
+            if kind == "dir" and len(instances) > 5:
+                return {"status": 46, "msg": "more than 5 directories"}
+        problem = self._check_urls(instances, kind == "dir")
+        if problem:
+            return problem
+        return {"status": 0, "msg": "Successful", "taskid": self._new_task("refresh", instances)}
+
+    def _prefetch(self, body: dict[str, Any]) -> dict[str, Any]:
+        urls = body.get("publish_urls")
+        if isinstance(urls, list) and len(urls) > 50:
+            return {"status": 10, "msg": "more than 50 prefetch urls"}
+        problem = self._check_urls(urls, False)
+        if problem:
+            return problem
+        return {"status": 0, "msg": "Successful", "taskid": self._new_task("prefetch", urls)}
+
+    def _new_task(self, kind: str, instances: list[str]) -> str:
+        polls, final = self.task_script.get(kind, (0, 0))
+        if any(u in self.fail_instances for u in instances):
+            final = 2
+        task = Task(str(uuid.uuid4()), kind, list(instances), polls, final)
+        with self.lock:
+            self.tasks[task.task_id] = task
+        return task.task_id
+
+    def _query(self, body: dict[str, Any], kind: str) -> dict[str, Any]:
+        task_id = body.get("taskid")
+        if not task_id:
+            return {"status": 11, "msg": "taskid missing"}
+        with self.lock:
+            task = self.tasks.get(task_id)
+            if task is None or task.kind != kind:
+                return {"status": 1, "msg": "no such task"}
+            task.polls += 1
+            state = 1 if task.polls <= task.polls_until_done else task.final_status
+        return {"status": 0, "msg": "Successful",
+                "data": {"taskid": task_id, "status": state, "msg": ""}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeJd
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_POST(self) -> None:
+        fake = self.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw) if self.headers.get_content_type() == "application/json" \
+                else None
+        except ValueError:
+            body = None
+        call = Call(self.path, body, dict(self.headers.items()), time.monotonic())
+        with fake.lock:
+            fake.calls.append(call)
+        if fake.latency:
+            time.sleep(fake.latency)
+        fault = fake._next_fault(self.path)
+        if fault is not None:
+            if fault.kind == "reset":
+                call.answer = "reset"
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                self.close_connection = True
+                self.connection.close()
+                return
+            if fault.kind == "sleep":
+                time.sleep(fault.seconds)
+            elif fault.kind == "http":
+                call.answer = f"http {fault.code}"
+                return self._send(fault.code, fault.body or '{"error": "fault"}',
+                                  fault.headers)
+            elif fault.kind == "html":
+                call.answer = "html"
+                return self._send(200, "<html><body>Bad gateway</body></html>",
+                                  {"Content-Type": "text/html"})
+            elif fault.kind == "jd":
+                call.answer = {"status": fault.status, "msg": "scripted"}
+                return self._send(200, json.dumps(call.answer))
+        if body is None:
+            call.answer = {"status": 2, "msg": "parameters missing (not a JSON body)"}
+        else:
+            call.answer = fake.answer(self.path, body)
+        self._send(200, json.dumps(call.answer))
+
+    def _send(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
+        data = text.encode()
+        self.send_response(code)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(data)
