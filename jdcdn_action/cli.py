@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except JdcdnError as error:
         if console.debug_enabled:
             console.debug(traceback.format_exc())
-        title = "jdcdn-action: bad input" if error.exit_code == 2 else "jdcdn-action"
+        title = "jdcdn-action bad input" if error.exit_code == 2 else "jdcdn-action"
         console.error(str(error), title=title)
         return error.exit_code
     except KeyboardInterrupt:
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         console.debug(traceback.format_exc())
         console.error(
             f"internal error: {error!r}; rerun with --debug (or RUNNER_DEBUG=1) and report it.",
-            title="jdcdn-action: internal error",
+            title="jdcdn-action internal error",
         )
         return 1
 
@@ -156,6 +156,7 @@ def send(settings: Settings, console: Console, batches: list) -> list[BatchResul
         pool_size=settings.concurrency,
         on_signature=console.mask,
         on_retry=console.info,
+        on_debug=console.debug,
     )
     try:
         return send_batches(api, batches, settings.concurrency, on_done=done)
@@ -192,9 +193,9 @@ def finish(settings: Settings, console: Console, result: RunResult) -> int:
     message = (f"{len(result.failed)} of {len(result.plan.files) + len(result.plan.dirs)} URLs "
                f"were not refreshed; they are listed in the 'failed' output and the report.")
     if settings.fail_on_error:
-        console.error(message, title="jdcdn-action: refresh failed")
+        console.error(message, title="jdcdn-action refresh failed")
         return 1
-    console.warning(message + " (fail-on-error is false)", title="jdcdn-action: refresh failed")
+    console.warning(message + " (fail-on-error is false)", title="jdcdn-action refresh failed")
     return 0
 
 

@@ -84,9 +84,9 @@ def task_id_from(body: dict[str, Any]) -> str | None:
         return None
     task_id = task_id.strip()
     # Task IDs go into logs and outputs: accept only plain ID characters.
-    if not task_id or len(task_id) > 128 or not all(c.isalnum() or c in "-_.:" for c in task_id):
+    if not (task_id.isascii() and task_id[:1].isalnum() and len(task_id) <= 128):
         return None
-    return task_id if task_id.isascii() else None
+    return task_id if all(c.isalnum() or c in "-_." for c in task_id) else None
 
 
 class JdApi:
@@ -105,6 +105,7 @@ class JdApi:
         pool_size: int = 4,
         on_signature: Callable[[str], None] = lambda _signature: None,
         on_retry: Callable[[str], None] = lambda _message: None,
+        on_debug: Callable[[str], None] = lambda _message: None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
@@ -116,6 +117,7 @@ class JdApi:
         self.backoff = backoff
         self._on_signature = on_signature
         self._on_retry = on_retry
+        self._on_debug = on_debug
         self._sleep = sleep
         self._lock = threading.Lock()
         self._use_utc = False
@@ -184,6 +186,8 @@ class JdApi:
         return CallResult(False, attempts, error=last_error)
 
     def _attempt(self, path: str, body: dict[str, Any], extract: Extractor) -> Any:
+        shown = {key: ("***" if key == "signature" else value) for key, value in body.items()}
+        self._on_debug(f"POST {self.endpoint}{path} {_brief(shown)}")
         try:
             response = self.session.post(self.endpoint + path, json=body, timeout=self.timeout)
         except requests.Timeout:
@@ -193,6 +197,7 @@ class JdApi:
         except requests.RequestException as error:
             raise Transient(f"request failed ({type(error).__name__})") from None
         code = response.status_code
+        self._on_debug(f"-> HTTP {code}: {_clean(response.text, 300)}")
         if code == 429 or code >= 500:
             raise Transient(f"HTTP {code}", _retry_after(response.headers.get("Retry-After")))
         try:
@@ -256,6 +261,17 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _brief(body: dict[str, Any]) -> str:
+    """A request body for the debug log: lists shortened to their size and first item."""
+    parts = []
+    for key, value in body.items():
+        if isinstance(value, list):
+            first = f" {value[0]} ..." if value else ""
+            value = f"[{len(value)} items{first}]"
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
 
 
 def _reason(error: Exception) -> str:
