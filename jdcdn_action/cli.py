@@ -35,9 +35,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     argv = sys.argv[1:] if argv is None else argv
     github = env.get("GITHUB_ACTIONS") == "true"
-    console = Console(github=github, debug=env.get("RUNNER_DEBUG") == "1")
-    _mask_early(console, argv, env)
+    debug = "--debug" in argv or env.get("RUNNER_DEBUG") == "1" or env.get(
+        "JDCDN_DEBUG", "").strip().lower() in settings_mod.TRUE_WORDS
+    console = Console(github=github, debug=debug)
     try:
+        _mask_early(console, argv, env)
         settings = settings_mod.load(argv, env)
         console.debug_enabled = settings.debug
         return run(settings, console)
@@ -61,10 +63,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
 def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -> None:
     """Mask the key and its signatures before any setting is validated or anything printed."""
-    try:
-        raw, _, _ = settings_mod.raw_values(argv, env)
-    except SystemExit:
-        raise
+    raw, _, _ = settings_mod.raw_values(argv, env)
     secret = raw["secret-key"]
     if not secret:
         return

@@ -96,8 +96,10 @@ def entries_from_yaml(data: object, origin: str) -> list[Entry]:
                 f"{origin}: unknown key(s) {', '.join(unknown)}; a mapping may only have "
                 "'files' and 'dirs', each a list."
             )
-        entries = _entries_from_list(data.get("files") or [], f"{origin} (files)", "file")
-        entries += _entries_from_list(data.get("dirs") or [], f"{origin} (dirs)", "dir")
+        entries: list[Entry] = []
+        for key, kind in (("files", "file"), ("dirs", "dir")):
+            if key in data:
+                entries += _entries_from_list(data[key], f"{origin} ({key})", kind)
         return entries
     raise InputError(
         f"{origin}: expected a list of paths (or a mapping with 'files'/'dirs'), "
@@ -107,7 +109,8 @@ def entries_from_yaml(data: object, origin: str) -> list[Entry]:
 
 def _entries_from_list(items: object, origin: str, kind: Kind | None) -> list[Entry]:
     if not isinstance(items, list):
-        raise InputError(f"{origin}: expected a list, got {_yaml_type(items)}.")
+        raise InputError(f"{origin}: expected a list, got {_yaml_type(items)}; "
+                         "write one '- path' line per entry (or [] for none).")
     entries = []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, str):

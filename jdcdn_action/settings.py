@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from jdcdn_action import __version__
@@ -101,8 +102,15 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one InputError line, not usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"command line: {message}; see jdcdn-refresh --help.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jdcdn-refresh",
         description=(
             "Refresh JD Cloud CDN caches. Every option can also be given as INPUT_<NAME> "
@@ -159,6 +167,8 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         runner_temp = env.get("RUNNER_TEMP", "")
         report_file = os.path.join(runner_temp, "jdcdn-report.json") if runner_temp else (
             "jdcdn-report.json")
+    if os.path.isdir(report_file):
+        raise InputError(f"report-file: {report_file!r} is a directory; name a file in it.")
     dotenv = env.get("JDCDN_DOTENV", "").strip()
     if not dotenv and env.get("GITLAB_CI", "").lower() == "true":
         dotenv = "jdcdn.env"

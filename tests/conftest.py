@@ -206,3 +206,17 @@ def jd_env(fake_jd: FakeJd) -> dict[str, str]:
         "JDCDN_TIMEOUT": "5",
         "JDCDN_BACKOFF": "0.01",
     }
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Session-wide: whatever any test printed (captured stdout/stderr/log) must not hold
+    the fixture secret or a signature derived from it, whether or not it used run_cli."""
+    outcome = yield
+    report = outcome.get_result()
+    for name, text in report.sections:
+        try:
+            assert_no_leak(name, text)
+        except AssertionError as leak:
+            report.outcome = "failed"
+            report.longrepr = f"{item.nodeid}: {leak}"

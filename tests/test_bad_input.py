@@ -1,0 +1,151 @@
+"""Bad input: one clear line naming the setting or file, exit 2, no call sent, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SECRET, USERNAME
+
+# (id, args, env, text that the one line must contain)
+CASES = [
+    ("no-username", [], {"JDCDN_USERNAME": ""}, "username is required"),
+    ("no-secret", [], {"JDCDN_SECRET_KEY": ""}, "secret-key is required"),
+    ("no-base-url", [], {"JDCDN_BASE_URL": ""}, "base-url is required"),
+    ("base-ftp", [], {"JDCDN_BASE_URL": "ftp://www.example.com/"}, "base-url: 'ftp://"),
+    ("base-query", [], {"JDCDN_BASE_URL": "https://www.example.com/?a=1"}, "query or fragment"),
+    ("base-fragment", [], {"JDCDN_BASE_URL": "https://www.example.com/#x"}, "query or fragment"),
+    ("base-no-host", [], {"JDCDN_BASE_URL": "https:///static/"}, "no host name"),
+    ("base-credentials", [], {"JDCDN_BASE_URL": "https://u:p@www.example.com/"}, "password"),
+    ("base-space", [], {"JDCDN_BASE_URL": "https://www.example.com/a b/"}, "spaces"),
+    ("base-bad-port", [], {"JDCDN_BASE_URL": "https://www.example.com:99999/"}, "port"),
+    ("yaml-paths", [], {"JDCDN_PATHS": "- a\n- [b\n"}, "paths: malformed YAML at line 2"),
+    ("yaml-item-number", [], {"JDCDN_PATHS": "- a\n- 404\n"}, "item 2 is a number"),
+    ("yaml-item-null", [], {"JDCDN_PATHS": "- a\n- ~\n"}, "item 2 is null"),
+    ("yaml-item-mapping", [], {"JDCDN_PATHS": "- a\n- {b: c}\n"}, "item 2 is a mapping"),
+    ("yaml-item-bool", [], {"JDCDN_PATHS": "- yes\n"}, "item 1 is a boolean"),
+    ("dotdot", [], {"JDCDN_PATHS": "../etc/passwd"}, "climbs above the base URL"),
+    ("dotdot-deep", [], {"JDCDN_PATHS": "a/../../b"}, "climbs above the base URL"),
+    ("control-tab", [], {"JDCDN_PATHS": '["a\\tb"]'}, "control character (U+0009)"),
+    ("newline-in-entry", [], {"JDCDN_PATHS": '- "a\\nb"'}, "control character (U+000A)"),
+    ("nul-in-entry", [], {"JDCDN_PATHS": '["a\\0b"]'}, "control character (U+0000)"),
+    ("nul-in-argument", ["a\x01b"], {}, "argument: the entry"),
+    ("bool", [], {"JDCDN_DRY_RUN": "maybe"}, "dry-run: 'maybe' is not a boolean"),
+    ("bool-input", [], {"INPUT_FAIL-ON-ERROR": "treu"}, "fail-on-error: 'treu'"),
+    ("int", [], {"JDCDN_MAX_URLS": "lots"}, "max-urls: 'lots' is not a whole number"),
+    ("int-float", [], {"JDCDN_CONCURRENCY": "2.5"}, "concurrency: '2.5'"),
+    ("int-range", [], {"JDCDN_CONCURRENCY": "0"}, "concurrency: 0 is out of range"),
+    ("attempts-range", [], {"JDCDN_MAX_ATTEMPTS": "0"}, "max-attempts: 0 is out of range"),
+    ("negative", [], {"JDCDN_DIR_THRESHOLD": "-1"}, "dir-threshold: -1 is out of range"),
+    ("timeout", [], {"JDCDN_TIMEOUT": "soon"}, "timeout: 'soon' is not a number"),
+    ("nan", [], {"JDCDN_POLL_INTERVAL": "nan"}, "poll-interval: nan is out of range"),
+    ("wait-timeout", [], {"JDCDN_WAIT_TIMEOUT": "-5"}, "wait-timeout: -5 is out of range"),
+    ("timezone", [], {"JDCDN_SIGNATURE_TIMEZONE": "Mars/Olympus"}, "signature-timezone"),
+    ("offset", [], {"JDCDN_SIGNATURE_TIMEZONE": "+25:00"}, "not a valid UTC offset"),
+    ("endpoint-http", [], {"JDCDN_API_ENDPOINT": "http://opencdn.jcloud.com"},
+     "api-endpoint: 'http://opencdn.jcloud.com' uses plain http"),
+    ("endpoint-junk", [], {"JDCDN_API_ENDPOINT": "opencdn.jcloud.com"}, "api-endpoint"),
+    ("type-value", [], {"JDCDN_TYPE": "folder"}, "type: 'folder' is not one of"),
+    ("dir-with-query", [], {"JDCDN_TYPE": "dir", "JDCDN_PATHS": "https://www.example.com/a?v=1"},
+     "query string"),
+    ("url-fragment", [], {"JDCDN_PATHS": "https://www.example.com/a#top"}, "#fragment"),
+    ("url-scheme", [], {"JDCDN_PATHS": "ftp://www.example.com/a"}, "not an http:// or https://"),
+    ("url-no-host", [], {"JDCDN_PATHS": "https:///a"}, "has no host name"),
+    ("over-max-urls", [], {"JDCDN_PATHS": "\n".join(f"f{i}" for i in range(11)),
+                           "JDCDN_MAX_URLS": "10"}, "max-urls: the plan has 11 file URLs"),
+    ("over-max-dirs", [], {"JDCDN_PATHS": "a/\nb/\nc/", "JDCDN_MAX_DIRS": "2"},
+     "max-dirs: the plan has 3 directories"),
+    ("index-files", [], {"JDCDN_INDEX_FILES": "docs/index.html"}, "index-files"),
+    ("username-newline", [], {"INPUT_USERNAME": "a\nb"}, "one line each"),
+    ("unknown-flag", ["--bogus"], {}, "unrecognized arguments: --bogus"),
+    ("flag-without-value", ["--max-urls"], {}, "--max-urls: expected one argument"),
+]
+
+
+@pytest.mark.parametrize("args, env, message", [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_nothing_sent(run_cli, fake_jd, jd_env, args, env,
+                                                   message):
+    run = run_cli(args, env=jd_env | {"JDCDN_PATHS": "a.css"} | env)
+    assert run.code == 2, run.log
+    assert not fake_jd.calls
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+    assert "Traceback" not in run.log and run.stdout == ""
+
+
+@pytest.fixture
+def paths_file(tmp_path):
+    def make(content: bytes | str, name: str = "paths.yml") -> str:
+        path = tmp_path / name
+        if isinstance(content, str):
+            content = content.encode()
+        path.write_bytes(content)
+        return str(path)
+
+    return make
+
+
+FILE_CASES = [
+    ("mapping-unknown-key", b"urls: [a]\n", "unknown key(s) urls"),
+    ("number", b"42\n", "got a number (42)"),
+    ("scalar", b"just-a-name\n", "got a str"),
+    ("files-null", b"files:\ndirs: [a]\n", "(files): expected a list, got null"),
+    ("files-mapping", b"files: {a: b}\n", "(files): expected a list, got a mapping"),
+    ("files-string", b"files: a.css\n", "(files): expected a list, got a str"),
+    ("item-number", b"- 1\n", "item 1 is a number"),
+    ("malformed", b"- a\n  - b: [\n", "malformed YAML"),
+    ("binary", b"\x89PNG\r\n\x1a\n\0\0\0", "binary file"),
+    ("latin1", "- café\n".encode("latin-1"), "not UTF-8"),
+    ("control", b'- "a\\rb"\n', "control character (U+000D)"),
+]
+
+
+@pytest.mark.parametrize("content, message", [c[1:] for c in FILE_CASES],
+                         ids=[c[0] for c in FILE_CASES])
+def test_bad_paths_file(run_cli, fake_jd, jd_env, paths_file, content, message):
+    path = paths_file(content)
+    run = run_cli(env=jd_env | {"JDCDN_PATHS_FILE": path})
+    assert run.code == 2 and not fake_jd.calls
+    assert len(run.stderr.splitlines()) == 1
+    assert f"paths-file {path}" in run.stderr and message in run.stderr, run.stderr
+
+
+def test_paths_file_missing_or_directory(run_cli, fake_jd, jd_env, tmp_path):
+    run = run_cli(env=jd_env | {"JDCDN_PATHS_FILE": str(tmp_path / "missing.yml")})
+    assert run.code == 2 and "no such file" in run.stderr
+    run = run_cli(env=jd_env | {"JDCDN_PATHS_FILE": str(tmp_path)})
+    assert run.code == 2 and "is a directory" in run.stderr
+    assert not fake_jd.calls
+
+
+def test_huge_paths_file_fails_fast_with_bounded_memory(run_cli, fake_jd, jd_env, tmp_path):
+    import resource
+
+    huge = tmp_path / "huge.yml"
+    with open(huge, "wb") as handle:
+        handle.truncate(100 * 1024 * 1024)  # sparse: 100 MB without writing them
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run = run_cli(env=jd_env | {"JDCDN_PATHS_FILE": str(huge)})
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert run.code == 2 and "larger than 16 MiB" in run.stderr and not fake_jd.calls
+    assert grown_mib < 60  # read at most the limit, never the whole file
+
+
+def test_report_file_that_is_a_directory(run_cli, fake_jd, jd_env, tmp_path):
+    run = run_cli(env=jd_env | {"JDCDN_REPORT_FILE": str(tmp_path)})
+    assert run.code == 2 and "report-file" in run.stderr and not fake_jd.calls
+
+
+def test_github_error_is_an_annotation(run_cli, fake_jd, jd_env):
+    run = run_cli(env=jd_env | {"JDCDN_MAX_URLS": "x"}, github=True)
+    assert run.code == 2
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert errors == ["::error title=jdcdn-action bad input::max-urls: 'x' is not a whole "
+                      "number."]
+
+
+def test_debug_shows_traceback_but_no_secret(run_cli, fake_jd, jd_env):
+    run = run_cli(["--debug"], env=jd_env | {"JDCDN_MAX_URLS": "x"})
+    assert run.code == 2 and "Traceback" in run.stderr
+    assert USERNAME in str(jd_env) and SECRET not in run.log
