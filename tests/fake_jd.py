@@ -244,6 +244,9 @@ class FakeJd:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeJd
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the
+    # client's delayed ACK add ~40 ms to every answer, which real servers do not.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
