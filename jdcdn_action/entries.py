@@ -7,6 +7,7 @@ URLs. Every problem here is an InputError that names the setting or file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,6 +18,7 @@ Kind = Literal["file", "dir"]
 # A paths file is a short list; anything this big is a mistake, and reading it whole
 # would only burn memory before saying so.
 MAX_PATHS_FILE_BYTES = 16 * 1024 * 1024
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +44,12 @@ def show(value: str, limit: int = 80) -> str:
 
 def check_entry_text(text: str, origin: str) -> str:
     """Refuse control characters (newlines, NUL) that no site path should contain."""
-    for ch in text:
-        if ord(ch) < 0x20 or ord(ch) == 0x7F:
-            raise InputError(
-                f"{origin}: the entry {show(text)} contains a control character "
-                f"(U+{ord(ch):04X}); remove it, or quote the list item properly."
-            )
+    found = CONTROL.search(text)
+    if found:
+        raise InputError(
+            f"{origin}: the entry {show(text)} contains a control character "
+            f"(U+{ord(found.group()):04X}); remove it, or quote the list item properly."
+        )
     return text
 
 
