@@ -89,6 +89,8 @@ class FakeJd:
         self.task_script: dict[str, tuple[int, int]] = {}  # by kind: (polls, final status)
         self.fail_instances: set[str] = set()  # URLs whose tasks end failed
         self.lock = threading.Lock()
+        self.die_after: int | None = None  # after this many requests, act as a dead host
+        self.dead = False
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -262,18 +264,21 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         call = Call(self.path, body, dict(self.headers.items()), time.monotonic())
         with fake.lock:
-            fake.calls.append(call)
+            if fake.die_after is not None and len(fake.calls) >= fake.die_after:
+                fake.dead = True
+            if not fake.dead:
+                fake.calls.append(call)
+        if fake.dead:  # the host died: the listener is gone and connections are reset
+            if fake.server is not None:
+                fake.server.socket.close()
+            return self._reset()
         if fake.latency:
             time.sleep(fake.latency)
         fault = fake._next_fault(self.path)
         if fault is not None:
             if fault.kind == "reset":
                 call.answer = "reset"
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                self.close_connection = True
-                self.connection.close()
-                return
+                return self._reset()
             if fault.kind == "sleep":
                 time.sleep(fault.seconds)
             elif fault.kind == "http":
@@ -292,6 +297,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             call.answer = fake.answer(self.path, body)
         self._send(200, json.dumps(call.answer))
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset (SO_LINGER 0), no answer."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.close_connection = True
+        self.connection.close()
 
     def _send(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
         data = text.encode()
