@@ -150,29 +150,6 @@ def test_nothing_to_refresh_is_success(run_cli, fake_jd, jd_env):
     assert run.outputs["task-id"] == "" and run.outputs["batch-count"] == "0"
 
 
-@pytest.mark.parametrize("faults, code, requests", [
-    ([Fault("http", code=503)] * 2, 0, 3),
-    ([Fault("http", code=502)] * 3, 1, 3),
-    ([Fault("http", code=429, headers={"Retry-After": "0"})], 0, 2),
-    ([Fault("jd", status=8), Fault("jd", status=-1)], 0, 3),
-    ([Fault("html")], 0, 2),
-    ([Fault("reset")], 0, 2),
-    ([Fault("sleep", seconds=1.5)], 0, 2),
-    ([Fault("jd", status=15)], 1, 1),
-    ([Fault("http", code=404)], 1, 1),
-])
-def test_faults_on_a_single_call(run_cli, fake_jd, jd_env, faults, code, requests):
-    fake_jd.script("/api/refresh", *faults)
-    env = jd_env | {"JDCDN_PATHS": "a.css", "JDCDN_MAX_ATTEMPTS": "3", "JDCDN_TIMEOUT": "0.5"}
-    run = run_cli(env=env, github=True)
-    assert run.code == code, run.log
-    assert len(fake_jd.requests()) == requests
-    assert_accounted(run, fake_jd)
-    if code:
-        assert run.json_output("failed") == ["https://www.example.com/a.css"]
-        assert "::error title=jdcdn-action refresh failed::" in run.stdout
-
-
 def test_fail_on_error_false_reports_but_exits_zero(run_cli, fake_jd, jd_env):
     fake_jd.script("/api/refresh", Fault("jd", status=17))
     run = run_cli(env=jd_env | {"JDCDN_PATHS": "a.css", "JDCDN_FAIL_ON_ERROR": "false"},
@@ -192,38 +169,6 @@ def test_wrong_key_stops_sending_after_first_rejection(run_cli, fake_jd, jd_env)
     assert len(run.json_output("failed")) == 450
     assert "check username, secret-key and signature-timezone" in run.stdout
     assert "wrong-key-value" not in run.stdout.replace("::add-mask::wrong-key-value", "")
-
-
-def test_a_failure_among_many_batches_is_accounted(run_cli, fake_jd, jd_env):
-    fake_jd.script("/api/refresh", *([Fault("http", code=500)] * 0))
-    fake_jd.fail_instances = set()
-    failing = "https://www.example.com/assets/file-0150.js"
-    original = fake_jd.answer
-
-    def answer(path, body):
-        if isinstance(body, dict) and failing in body.get("instances", []):
-            return {"status": 18, "msg": "domain"}
-        return original(path, body)
-
-    fake_jd.answer = answer
-    run = run_cli(env=jd_env | {"JDCDN_PATHS": site_files(3000), "JDCDN_MAX_URLS": "0"},
-                  github=True)
-    assert run.code == 1
-    failed = run.json_output("failed")
-    assert len(failed) == 100 and failing in failed
-    assert len(run.json_output("task-ids")) == 29
-    assert_accounted(run, fake_jd)
-
-
-def test_server_gone_every_url_failed(run_cli, fake_jd, jd_env):
-    endpoint = fake_jd.endpoint
-    fake_jd.stop()
-    env = jd_env | {"JDCDN_API_ENDPOINT": endpoint, "JDCDN_PATHS": site_files(150),
-                    "JDCDN_MAX_ATTEMPTS": "2"}
-    run = run_cli(env=env, github=True)
-    assert run.code == 1
-    assert len(run.json_output("failed")) == 150
-    assert "connection" in run.stdout.lower()
 
 
 def test_secrets_never_leak_even_in_debug(run_cli, fake_jd, jd_env):
