@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -24,7 +25,7 @@ from jdcdn_action.planning import plan_batches
 from jdcdn_action.report import build_report, write_report
 from jdcdn_action.results import BatchResult, RunResult
 from jdcdn_action.settings import Settings
-from jdcdn_action.summary import render_summary, write_summary
+from jdcdn_action.summary import render_summary, summary_cell, write_summary
 from jdcdn_action.urls import UrlPlan, map_entries
 
 NOT_SUPPORTED_YET = ("wait", "prefetch")
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             console.debug(traceback.format_exc())
         title = "jdcdn-action bad input" if error.exit_code == 2 else "jdcdn-action"
         console.error(str(error), title=title)
+        _summarise_error(env, console.redact(str(error)))
         return error.exit_code
     except KeyboardInterrupt:
         console.error("interrupted", title="jdcdn-action")
@@ -59,6 +61,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             title="jdcdn-action internal error",
         )
         return 1
+
+
+def _summarise_error(env: Mapping[str, str], message: str) -> None:
+    """On GitHub, the job summary says why the step failed, like the annotation."""
+    summary_file = env.get("GITHUB_STEP_SUMMARY", "")
+    if summary_file:
+        with contextlib.suppress(OSError):
+            write_summary(summary_file, f"## JD Cloud CDN: not run\n\n{summary_cell(message)}\n")
 
 
 def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -> None:
@@ -83,6 +93,7 @@ def run(settings: Settings, console: Console) -> int:
         if getattr(settings, name):
             raise InputError(f"{name}: not supported yet in this version; set {name}: false.")
 
+    check_writable(settings.report_file, "report-file")
     plan = build_plan(settings, console)
     batches = plan_batches(plan)
     result = RunResult(plan=plan, batches=[], dry_run=settings.dry_run)
@@ -112,6 +123,19 @@ def build_plan(settings: Settings, console: Console) -> UrlPlan:
     plan = map_entries(collected, settings.base_urls, settings.type, settings.index_files)
     check_budget(plan, settings)
     return plan
+
+
+def check_writable(path: str, setting: str) -> None:
+    """Fail before sending anything if a result file could not be written afterwards."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{setting}: cannot create the folder of {path!r} "
+                         f"({error.strerror}); choose another path.") from None
+    target = path if os.path.exists(path) else folder
+    if not os.access(target, os.W_OK):
+        raise InputError(f"{setting}: {path!r} is not writable; choose another path.")
 
 
 def check_budget(plan: UrlPlan, settings: Settings) -> None:
@@ -169,8 +193,10 @@ def write_outputs(settings: Settings, console: Console, result: RunResult) -> No
     try:
         write_report(settings.report_file, build_report(settings, result))
     except OSError as error:
-        raise InputError(f"report-file {settings.report_file}: cannot be written "
-                         f"({error.strerror}); choose another path.") from None
+        # The calls were made already: report it, but not as "nothing was sent".
+        raise JdcdnError(f"report-file {settings.report_file}: cannot be written "
+                         f"({error.strerror}); the outputs and the log still hold the "
+                         "results.") from None
     github_output = env.get("GITHUB_OUTPUT", "")
     if github_output:
         write_github_outputs(github_output, output_values(result, settings.report_file))

@@ -40,7 +40,7 @@ def render_summary(result: RunResult) -> str:
             if r.task_id in states:
                 outcome += f", task {states[r.task_id]}"
             if r.error:
-                outcome += f": {_cell(r.error)}"
+                outcome += f": {summary_cell(r.error)}"
             lines.append(f"| {r.batch.index} | {r.batch.type} | {len(r.batch.instances)} | "
                          f"{_code(r.task_id) if r.task_id else ''} | {outcome} | {r.attempts} |")
         lines.append("")
@@ -51,7 +51,7 @@ def render_summary(result: RunResult) -> str:
                          f"{_code(r.task_id) if r.task_id else ''} | {r.outcome} |")
         lines.append("")
     for note in result.notes:
-        lines.append(f"> {_cell(note)}")
+        lines.append(f"> {summary_cell(note)}")
     if result.notes:
         lines.append("")
     budget = URL_BUDGET
@@ -74,7 +74,7 @@ def render_summary(result: RunResult) -> str:
     return text if len(text.encode()) < SUMMARY_LIMIT else text[: SUMMARY_LIMIT // 4]
 
 
-def _cell(text: str) -> str:
+def summary_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 

@@ -149,3 +149,18 @@ def test_debug_shows_traceback_but_no_secret(run_cli, fake_jd, jd_env):
     run = run_cli(["--debug"], env=jd_env | {"JDCDN_MAX_URLS": "x"})
     assert run.code == 2 and "Traceback" in run.stderr
     assert USERNAME in str(jd_env) and SECRET not in run.log
+
+
+def test_report_file_that_cannot_be_created(run_cli, fake_jd, jd_env, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = run_cli(env=jd_env | {"JDCDN_REPORT_FILE": str(blocker / "report.json")})
+    assert run.code == 2 and "report-file: cannot create the folder" in run.stderr
+    assert not fake_jd.calls
+
+
+def test_github_summary_says_why_the_step_failed(run_cli, fake_jd, jd_env):
+    run = run_cli(env=jd_env | {"JDCDN_BASE_URL": "ftp://x/"}, github=True)
+    assert run.code == 2
+    assert run.summary.startswith("## JD Cloud CDN: not run")
+    assert "base-url: 'ftp://x/' must start with http:// or https://" in run.summary
