@@ -1,0 +1,466 @@
+"""The image, run the way GitHub's runner runs a container action and as a GitLab CI job.
+
+The image is built once per session from the Dockerfile as written (where no registry can
+be reached, FROM the local base that the shared ``docker-offline.sh`` makes). Each run
+mounts real folders and a real git checkout owned by another uid than the container's
+root, reaches the fake JD server on 127.0.0.1 through ``--network host``, and is checked
+the way the runner reads it: the outputs file, the summary, the exit code, and the secret
+and its signatures nowhere in the log or on disk.
+
+Without a Docker engine these tests are skipped, except under CI (``CI=true``), where
+they must run; ``JDCDN_SKIP_CONTAINER_TESTS=1`` leaves them to another job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import (
+    SECRET,
+    USERNAME,
+    Run,
+    assert_no_leak,
+    parse_dotenv,
+    parse_github_output,
+    secret_values,
+)
+from tests.fake_jd import FakeJd
+
+ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_BASE_SCRIPT = ROOT.parent / "shared" / "ci" / "docker-offline.sh"
+TAG = "jdcdn-action:test"
+RUNNER_UID = 1001  # the user GitHub's hosted runners check out as
+BASE_URL = "https://www.example.com/"
+
+
+# -- the image -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Image:
+    tag: str
+    base: str
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"container tests must run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _base_image() -> str:
+    """The base to build FROM: JDCDN_BASE_IMAGE, else the local one, else the default."""
+    base = os.environ.get("JDCDN_BASE_IMAGE", "").strip()
+    if base:
+        return base
+    if OFFLINE_BASE_SCRIPT.is_file() and os.geteuid() == 0:
+        # Idempotent: starts an engine if none runs and imports the base if it is missing.
+        done = subprocess.run(["bash", str(OFFLINE_BASE_SCRIPT)], capture_output=True,
+                              text=True, timeout=1800, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            _unavailable(f"docker-offline.sh failed: {done.stderr.strip()[-2000:]}")
+        return done.stdout.strip().splitlines()[-1]
+    return ""
+
+
+def _pip_config(key: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "pip", "config", "get", key],
+                          capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _pip_build_args() -> list[str]:
+    """The host's package index settings that a build can use (network URLs only)."""
+    args = []
+    for name, key in (("PIP_INDEX_URL", "global.index-url"),
+                      ("PIP_EXTRA_INDEX_URL", "global.extra-index-url"),
+                      ("PIP_TRUSTED_HOST", "global.trusted-host")):
+        value = os.environ.get(name) or _pip_config(key)
+        if name != "PIP_TRUSTED_HOST":
+            value = " ".join(v for v in value.split() if v.startswith(("http://", "https://")))
+        if value:
+            args += ["--build-arg", f"{name}={value}"]
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+                 "no_proxy"):
+        if os.environ.get(name):
+            args += ["--build-arg", name]
+    return args
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+    """Build the image once for the session (Docker's layer cache makes rebuilds quick)."""
+    if os.environ.get("JDCDN_SKIP_CONTAINER_TESTS") == "1":
+        pytest.skip("JDCDN_SKIP_CONTAINER_TESTS=1: the container tests run in another job")
+    if not shutil.which("docker"):
+        _unavailable("no docker command")
+    base = _base_image()
+    info = subprocess.run(["docker", "info"], capture_output=True, timeout=60)
+    if info.returncode != 0:
+        _unavailable("no Docker engine is running")
+    env = dict(os.environ)
+    if subprocess.run(["docker", "buildx", "version"], capture_output=True,
+                      timeout=60).returncode != 0:
+        env["DOCKER_BUILDKIT"] = "0"  # an engine without BuildKit's client plugin
+    command = ["docker", "build", "--network", "host", "--tag", TAG, *_pip_build_args()]
+    if base:
+        command += ["--build-arg", f"BASE_IMAGE={base}"]
+    log = tmp_path_factory.mktemp("image") / "build.log"
+    with log.open("w") as handle:
+        done = subprocess.run([*command, str(ROOT)], stdout=handle, stderr=subprocess.STDOUT,
+                              env=env, timeout=1200, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        pytest.fail(f"docker build failed:\n{log.read_text()[-4000:]}")
+    return Image(TAG, base or _dockerfile_default_base())
+
+
+def _dockerfile_default_base() -> str:
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("ARG BASE_IMAGE="):
+            return line.partition("=")[2].strip()
+    raise AssertionError("the Dockerfile has no ARG BASE_IMAGE=")
+
+
+# -- a checkout ------------------------------------------------------------------------------
+def git(repo: Path, *args: str) -> str:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(repo.parent),
+           "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C",
+           "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
+           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
+    done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    return done.stdout.strip()
+
+
+@dataclass(frozen=True)
+class Site:
+    """A site repository with two commits: ``before`` and the pushed ``after``."""
+
+    path: Path
+    before: str
+    after: str
+    # What git-diff of before..after must refresh with source-dir public (deleted included).
+    changed_urls = (
+        BASE_URL + "blog/hello%20world.html",
+        BASE_URL + "css/site.css",
+        BASE_URL + "docs/old.html",
+    )
+
+
+def make_site(path: Path) -> Site:
+    path.mkdir(parents=True)
+    git(path, "init", "--quiet", "--initial-branch", "main")
+    files = {"README.md": "# site\n", "public/index.html": "<h1>home</h1>\n",
+             "public/css/site.css": "body {}\n", "public/docs/old.html": "old\n",
+             "deploy/paths.yml": "files:\n  - index.html\n  - css/site.css\ndirs:\n  - img/\n"}
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    git(path, "add", "--all")
+    git(path, "commit", "--quiet", "-m", "first")
+    before = git(path, "rev-parse", "HEAD")
+    (path / "public/css/site.css").write_text("body { margin: 0 }\n")
+    (path / "public/blog").mkdir()
+    (path / "public/blog/hello world.html").write_text("hello\n")
+    (path / "public/docs/old.html").unlink()
+    (path / "README.md").write_text("# site, outside source-dir\n")
+    git(path, "add", "--all")
+    git(path, "commit", "--quiet", "-m", "second")
+    return Site(path, before, git(path, "rev-parse", "HEAD"))
+
+
+def give_away(root: Path) -> None:
+    """Make the folders belong to the runner's user, as on GitHub (when we may)."""
+    if os.geteuid() != 0:
+        return  # already another uid than the container's root
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(folder, name), RUNNER_UID, RUNNER_UID)
+    os.lchown(root, RUNNER_UID, RUNNER_UID)
+
+
+def tree_listing(path: Path) -> dict[str, bytes]:
+    """Every file of a work tree (not .git) with its content."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file() and ".git" not in p.relative_to(path).parts}
+
+
+def assert_no_secret_on_disk(root: Path) -> None:
+    needles = [value.encode() for value in secret_values()]
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            assert not any(n in data for n in needles), f"a secret or signature is in {path}"
+
+
+def docker_run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """docker run, with each variable named by ``-e NAME`` and its value passed in the
+    docker client's environment, as the runner does (no value on a command line)."""
+    names = [arg for name in env for arg in ("-e", name)]
+    return subprocess.run(
+        ["docker", "run", "--rm", "--network", "host", *names, *command],
+        env=os.environ | env, capture_output=True, text=True, timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+# -- GitHub's runner -------------------------------------------------------------------------
+def action_inputs(given: dict[str, str]) -> dict[str, str]:
+    """INPUT_* as the runner sets them: every declared input, its default filled in,
+    upper-cased with hyphens kept, empty when unset."""
+    declared = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
+    unknown = set(given) - set(declared)
+    assert not unknown, f"not inputs of action.yml: {unknown}"
+    return {f"INPUT_{name.upper().replace(' ', '_')}":
+            given.get(name, str(spec.get("default", ""))) for name, spec in declared.items()}
+
+
+@dataclass
+class GitHubJob:
+    """A job's folders on the runner's host, laid out as the runner lays them out."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.workspace = self.root / "work" / "site" / "site"
+        self.temp = self.root / "work" / "_temp"
+        self.home = self.temp / "_github_home"
+        self.workflow = self.temp / "_github_workflow"
+        self.file_commands = self.temp / "_runner_file_commands"
+        for folder in (self.home, self.workflow, self.file_commands):
+            folder.mkdir(parents=True)
+
+    def run(self, image: Image, inputs: dict[str, str], event_name: str = "push",
+            event: dict | None = None, sha: str = "0" * 40) -> Run:
+        step = uuid.uuid4()
+        files = {kind: self.file_commands / f"{kind}_{step}"
+                 for kind in ("set_output", "step_summary", "set_env", "add_path",
+                              "save_state")}
+        for path in files.values():
+            path.write_text("")
+        (self.workflow / "event.json").write_text(json.dumps(event or {}))
+        give_away(self.root)
+        env = {
+            "HOME": "/github/home", "GITHUB_ACTIONS": "true", "CI": "true",
+            "GITHUB_WORKSPACE": "/github/workspace",
+            "GITHUB_EVENT_PATH": "/github/workflow/event.json",
+            "GITHUB_EVENT_NAME": event_name, "GITHUB_SHA": sha,
+            "GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main",
+            "GITHUB_REPOSITORY": "octo/site", "GITHUB_ACTOR": "octo",
+            "GITHUB_RUN_ID": "4242", "GITHUB_ACTION": "refresh",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_API_URL": "https://api.github.com",
+            "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_TEMP": "/github/runner_temp",
+            **{f"GITHUB_{name}": f"/github/file_commands/{path.name}" for name, path in (
+                ("OUTPUT", files["set_output"]), ("STEP_SUMMARY", files["step_summary"]),
+                ("ENV", files["set_env"]), ("PATH", files["add_path"]),
+                ("STATE", files["save_state"]))},
+            **action_inputs(inputs),
+        }
+        mounts = [(self.home, "/github/home"), (self.workflow, "/github/workflow"),
+                  (self.file_commands, "/github/file_commands"),
+                  (self.workspace, "/github/workspace"), (self.temp, "/github/runner_temp")]
+        volumes = [arg for host, inside in mounts for arg in ("-v", f"{host}:{inside}")]
+        done = docker_run(["--workdir", "/github/workspace", *volumes, image.tag], env)
+        assert_no_leak("stdout", done.stdout)
+        assert_no_leak("stderr", done.stderr)
+        assert_no_secret_on_disk(self.root)
+        raw_outputs = files["set_output"].read_text(encoding="utf-8")
+        report = self.temp / "jdcdn-report.json"
+        return Run(done.returncode, done.stdout, done.stderr,
+                   outputs=parse_github_output(raw_outputs),
+                   summary=files["step_summary"].read_text(encoding="utf-8"),
+                   report=json.loads(report.read_text()) if report.is_file() else None)
+
+
+def endpoint_inputs(fake_jd: FakeJd) -> dict[str, str]:
+    return {"username": USERNAME, "secret-key": SECRET, "api-endpoint": fake_jd.endpoint,
+            "base-url": BASE_URL, "timeout": "5"}
+
+
+def test_runner_style_run_sends_sets_outputs_and_summary(image, fake_jd, tmp_path):
+    job = GitHubJob(tmp_path)
+    site = make_site(job.workspace)
+    before = tree_listing(site.path)
+    run = job.run(image, endpoint_inputs(fake_jd) | {
+        "paths": "index.html\ncss/site.css\nimg/", "dry-run": "no"})
+
+    assert run.code == 0, run.log
+    urls = [BASE_URL, BASE_URL + "css/site.css", BASE_URL + "index.html"]
+    assert run.json_output("urls") == urls
+    assert run.json_output("dirs") == [BASE_URL + "img/"]
+    task_ids = run.json_output("task-ids")  # in batch order; the calls ran concurrently
+    assert sorted(task_ids) == sorted(c.answer["taskid"] for c in fake_jd.accepted())
+    assert len(task_ids) == 2
+    assert run.outputs["task-id"] == task_ids[0]
+    assert run.json_output("failed") == []
+    assert (run.outputs["url-count"], run.outputs["dir-count"],
+            run.outputs["batch-count"]) == ("3", "1", "2")
+    # The path is the container's; the runner's host sees it under its RUNNER_TEMP.
+    assert run.outputs["report-file"] == "/github/runner_temp/jdcdn-report.json"
+    assert run.report is not None and [b["task_id"] for b in run.report["batches"]] == task_ids
+    assert fake_jd.refreshed("file") == set(urls)
+    assert all(task_id in run.summary for task_id in task_ids)
+    assert f"::add-mask::{SECRET}" in run.stdout  # masked first: the runner hides it
+    # Nothing written into the checkout: no report, no byte code.
+    assert tree_listing(site.path) == before
+
+
+def test_runner_style_push_event_refreshes_the_changed_files(image, fake_jd, tmp_path):
+    if not (ROOT / "jdcdn_action" / "changes.py").is_file():
+        pytest.skip("git-diff is not part of the package yet")
+    job = GitHubJob(tmp_path)
+    site = make_site(job.workspace)
+    event = {"ref": "refs/heads/main", "before": site.before, "after": site.after,
+             "forced": False, "created": False, "deleted": False,
+             "repository": {"full_name": "octo/site", "default_branch": "main"},
+             "head_commit": {"id": site.after}}
+    run = job.run(image, endpoint_inputs(fake_jd) | {"git-diff": "true",
+                                                     "source-dir": "public"},
+                  event_name="push", event=event, sha=site.after)
+
+    assert run.code == 0, run.log
+    assert run.json_output("urls") == list(Site.changed_urls)
+    assert fake_jd.refreshed() == set(Site.changed_urls)
+    assert run.outputs["task-id"] == fake_jd.accepted()[0].answer["taskid"]
+
+
+def test_runner_style_dry_run_needs_no_key_and_sends_nothing(image, fake_jd, tmp_path):
+    job = GitHubJob(tmp_path)
+    make_site(job.workspace)
+    run = job.run(image, {"base-url": BASE_URL, "paths-file": "deploy/paths.yml",
+                          "dry-run": "true", "api-endpoint": fake_jd.endpoint})
+
+    assert run.code == 0, run.log
+    assert run.json_output("urls") == [BASE_URL, BASE_URL + "css/site.css",
+                                       BASE_URL + "index.html"]
+    assert run.json_output("task-ids") == [] and run.outputs["batch-count"] == "2"
+    assert fake_jd.calls == []
+
+
+def test_runner_style_missing_username_is_one_error_line_and_exit_2(image, fake_jd, tmp_path):
+    job = GitHubJob(tmp_path)
+    make_site(job.workspace)
+    inputs = endpoint_inputs(fake_jd) | {"username": "", "paths": "index.html"}
+    run = job.run(image, inputs)
+
+    assert run.code == 2, run.log
+    errors = [line for line in run.log.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "username" in errors[0], run.log
+    assert "Traceback" not in run.log
+    assert fake_jd.calls == []
+
+
+# -- GitLab CI -------------------------------------------------------------------------------
+def gitlab_job(image: Image, project: Path, env: dict[str, str],
+               script: str = "jdcdn-refresh") -> Run:
+    """The image as GitLab's docker executor runs it with ``entrypoint: [""]``: the job's
+    script in sh, in the project folder, with CI/CD variables in the environment."""
+    give_away(project)
+    inside = "/builds/octo/site"
+    env = {"CI": "true", "GITLAB_CI": "true", "CI_PROJECT_DIR": inside,
+           "CI_DEFAULT_BRANCH": "main", **env}
+    done = docker_run(["--workdir", inside, "-v", f"{project}:{inside}", "--entrypoint", "sh",
+                       image.tag, "-c", script], env)
+    assert_no_leak("stdout", done.stdout)
+    assert_no_leak("stderr", done.stderr)
+    assert_no_secret_on_disk(project)
+    dotenv = project / "jdcdn.env"
+    report = project / "jdcdn-report.json"
+    return Run(done.returncode, done.stdout, done.stderr,
+               dotenv=parse_dotenv(dotenv.read_text()) if dotenv.is_file() else {},
+               report=json.loads(report.read_text()) if report.is_file() else None)
+
+
+def jdcdn_variables(fake_jd: FakeJd) -> dict[str, str]:
+    return {"JDCDN_USERNAME": USERNAME, "JDCDN_SECRET_KEY": SECRET,
+            "JDCDN_API_ENDPOINT": fake_jd.endpoint, "JDCDN_BASE_URL": BASE_URL,
+            "JDCDN_TIMEOUT": "5"}
+
+
+def test_gitlab_style_job_with_a_paths_file_writes_the_dotenv_report(image, fake_jd,
+                                                                      tmp_path):
+    site = make_site(tmp_path / "site")
+    run = gitlab_job(image, site.path, jdcdn_variables(fake_jd) | {
+        "JDCDN_PATHS_FILE": "deploy/paths.yml", "CI_PIPELINE_SOURCE": "web",
+        "CI_COMMIT_SHA": site.after})
+
+    assert run.code == 0, run.log
+    assert run.report is not None and run.report["failed"] == {"files": [], "dirs": []}
+    task_ids = [batch["task_id"] for batch in run.report["batches"]]
+    assert sorted(task_ids) == sorted(c.answer["taskid"] for c in fake_jd.accepted())
+    assert run.dotenv == {
+        "JDCDN_TASK_IDS": ",".join(task_ids), "JDCDN_TASK_ID": task_ids[0],
+        "JDCDN_URL_COUNT": "3", "JDCDN_DIR_COUNT": "1", "JDCDN_BATCH_COUNT": "2",
+        "JDCDN_FAILED_COUNT": "0"}
+    assert "::" not in run.stdout  # no workflow commands outside GitHub
+
+
+def test_gitlab_style_push_pipeline_with_git_diff(image, fake_jd, tmp_path):
+    if not (ROOT / "jdcdn_action" / "changes.py").is_file():
+        pytest.skip("git-diff is not part of the package yet")
+    site = make_site(tmp_path / "site")
+    run = gitlab_job(image, site.path, jdcdn_variables(fake_jd) | {
+        "JDCDN_GIT_DIFF": "true", "JDCDN_SOURCE_DIR": "public", "CI_PIPELINE_SOURCE": "push",
+        "CI_COMMIT_BEFORE_SHA": site.before, "CI_COMMIT_SHA": site.after,
+        "CI_COMMIT_BRANCH": "main", "CI_COMMIT_REF_NAME": "main"},
+        script='jdcdn-refresh && test -s jdcdn.env')
+
+    assert run.code == 0, run.log
+    assert fake_jd.refreshed() == set(Site.changed_urls)
+    assert run.dotenv["JDCDN_URL_COUNT"] == "3"
+
+
+def test_gitlab_style_missing_key_exits_2_and_sends_nothing(image, fake_jd, tmp_path):
+    site = make_site(tmp_path / "site")
+    variables = jdcdn_variables(fake_jd)
+    del variables["JDCDN_SECRET_KEY"]
+    run = gitlab_job(image, site.path, variables | {"JDCDN_PATHS": "index.html"},
+                     script="jdcdn-refresh; echo exit=$?")
+
+    assert "exit=2" in run.stdout, run.log
+    assert "secret-key" in run.stderr and "Traceback" not in run.log
+    assert fake_jd.calls == []
+
+
+# -- the image itself ------------------------------------------------------------------------
+def test_image_runs_as_root_with_git_sh_and_no_installer_or_caches(image):
+    config = json.loads(subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .Config}}", image.tag],
+        capture_output=True, text=True, check=True, timeout=60).stdout)
+    assert config.get("User") in (None, "", "root", "0")  # GitHub requires root
+    assert config["Entrypoint"][-1] == "/opt/jdcdn/entrypoint.py"
+    assert "PYTHONDONTWRITEBYTECODE=1" in config["Env"]
+    script = r"""
+        set -eu
+        for tool in git jdcdn-refresh sh; do command -v "$tool" >/dev/null; done
+        git --version >/dev/null
+        test "$(id -u)" = 0
+        ! test -e /opt/jdcdn/bin/pip && ! test -e /src
+        ! /opt/jdcdn/bin/python -c 'import pip' 2>/dev/null
+        ! /opt/jdcdn/bin/python -c 'import setuptools' 2>/dev/null
+        test -z "$(ls -A /var/lib/apt/lists)"
+        # nothing of the repository but the package: no tests, caches or git data
+        test -z "$(find / -xdev \( -name fake_jd.py -o -name conftest.py \
+            -o -name .pytest_cache -o -name .ruff_cache -o -name .git \) -print)"
+        test -z "$(find /root/.cache -mindepth 1 -print 2>/dev/null)"
+        # every module of the package is byte-compiled, so nothing compiles at start-up
+        for f in /opt/jdcdn/lib/python3*/site-packages/jdcdn_action/*.py; do
+            n=$(basename "$f" .py)
+            ls "$(dirname "$f")/__pycache__/$n".cpython-*.pyc >/dev/null
+        done
+        jdcdn-refresh --version
+    """
+    done = subprocess.run(["docker", "run", "--rm", "--network", "host", "--entrypoint", "sh",
+                           image.tag, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().startswith("jdcdn-refresh ")
