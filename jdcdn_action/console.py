@@ -22,8 +22,7 @@ def escape_property(text: str) -> str:
 
 def defuse(line: str) -> str:
     """Make a line that is not ours to command inert: the runner reads a line whose trimmed
-    text starts with ``::`` as a command, and ``##[`` anywhere in the legacy form."""
-    line = line.replace("##[", "#\u200b#[")
+    text starts with ``::`` as a command (``##[`` anywhere is handled in ``_write``)."""
     if line.lstrip().startswith("::"):
         line = line.replace("::", ":\u200b:", 1)
     return line
@@ -106,7 +105,10 @@ class Console:
         if self.github:
             self._write(self._out, "::endgroup::")
 
-    @staticmethod
-    def _write(stream: TextIO, line: str) -> None:
+    def _write(self, stream: TextIO, line: str) -> None:
+        if self.github:
+            # The runner reads "##[" anywhere in a line as a legacy command; ours never
+            # use it, so any occurrence is data and is broken up.
+            line = line.replace("##[", "#\u200b#[")
         stream.write(line + "\n")
         stream.flush()
