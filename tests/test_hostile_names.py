@@ -53,7 +53,7 @@ def test_hostile_names_stay_data(run_cli, jd_env, fake_jd, tmp_path, dry_run):
         stripped = line.strip()
         if stripped.startswith("::"):
             assert OUR_COMMANDS.match(stripped), f"injected command: {line!r}"
-            assert "injected" not in stripped and "encoded" not in stripped or \
+            assert ("injected" not in stripped and "encoded" not in stripped) or \
                 stripped.startswith("::debug::"), line
         assert "##[" not in line, f"legacy command form in the log: {line!r}"
     # Raw control characters from names never reach the log.
