@@ -265,9 +265,11 @@ class GitHubJob:
                 ("STATE", files["save_state"]))},
             **action_inputs(inputs),
         }
-        mounts = [(self.home, "/github/home"), (self.workflow, "/github/workflow"),
+        # The runner's mounts, in its order (all but the Docker socket).
+        mounts = [(self.temp, "/github/runner_temp"), (self.home, "/github/home"),
+                  (self.workflow, "/github/workflow"),
                   (self.file_commands, "/github/file_commands"),
-                  (self.workspace, "/github/workspace"), (self.temp, "/github/runner_temp")]
+                  (self.workspace, "/github/workspace")]
         volumes = [arg for host, inside in mounts for arg in ("-v", f"{host}:{inside}")]
         done = docker_run(["--workdir", "/github/workspace", *volumes, image.tag], env)
         assert_no_leak("stdout", done.stdout)
