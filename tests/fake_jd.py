@@ -5,7 +5,9 @@ names and types, the per-call limits (100 URLs, 5 directories, 50 prefetch URLs)
 directory URLs ending in ``/``, absolute URLs without raw spaces, and the domains on the
 account. It can be scripted to fail: HTTP errors with ``Retry-After``, JD statuses, slow
 answers (client timeouts), dropped connections, non-JSON bodies. Tasks created by refresh
-and prefetch calls move through refreshQuery/prefetchQuery states as scripted.
+and prefetch calls move through refreshQuery/prefetchQuery states as scripted: by kind
+(``task_script``) or by URL (``fail_instances`` end failed, ``slow_instances`` stay in
+progress for more polls).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class FakeJd:
         self.tasks: dict[str, Task] = {}
         self.task_script: dict[str, tuple[int, int]] = {}  # by kind: (polls, final status)
         self.fail_instances: set[str] = set()  # URLs whose tasks end failed
+        self.slow_instances: dict[str, int] = {}  # URL -> polls its tasks stay in progress
         self.lock = threading.Lock()
         self.die_after: int | None = None  # after this many requests, act as a dead host
         self.dead = False
@@ -118,6 +121,15 @@ class FakeJd:
         """Every instance of an accepted refresh call (of ``kind`` file/dir if given)."""
         return {u for c in self.accepted() if kind in (None, c.body.get("type"))
                 for u in c.body["instances"]}
+
+    def prefetched(self) -> list[list[str]]:
+        """The URL lists of the accepted prefetch calls, in the order they came."""
+        return [c.body["publish_urls"] for c in self.accepted("/api/prefetch")]
+
+    def task_of(self, url: str, kind: str = "refresh") -> Task:
+        """The (last) task of ``kind`` whose instances hold ``url``."""
+        with self.lock:
+            return [t for t in self.tasks.values() if t.kind == kind and url in t.instances][-1]
 
     def valid_signatures(self) -> set[str]:
         now = dt.datetime.now(dt.UTC)
@@ -224,6 +236,7 @@ class FakeJd:
         polls, final = self.task_script.get(kind, (0, 0))
         if any(u in self.fail_instances for u in instances):
             final = 2
+        polls = max([polls] + [self.slow_instances.get(u, 0) for u in instances])
         task = Task(str(uuid.uuid4()), kind, list(instances), polls, final)
         with self.lock:
             self.tasks[task.task_id] = task
