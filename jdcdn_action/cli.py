@@ -10,7 +10,9 @@ import os
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+from jdcdn_action import budget
 from jdcdn_action import entries as entries_mod
 from jdcdn_action import settings as settings_mod
 from jdcdn_action.console import Console
@@ -27,8 +29,10 @@ from jdcdn_action.results import BatchResult, RunResult
 from jdcdn_action.settings import Settings
 from jdcdn_action.summary import render_summary, summary_cell, write_summary
 from jdcdn_action.urls import UrlPlan, map_entries
+from jdcdn_action.waiting import Deadline
 
-NOT_SUPPORTED_YET = ("wait", "prefetch")
+if TYPE_CHECKING:  # requests is imported only when something is sent
+    from jdcdn_action.client import JdApi
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -89,14 +93,11 @@ def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -
 
 
 def run(settings: Settings, console: Console) -> int:
-    for name in NOT_SUPPORTED_YET:
-        if getattr(settings, name):
-            raise InputError(f"{name}: not supported yet in this version; set {name}: false.")
-
     check_writable(settings.report_file, "report-file")
-    plan = build_plan(settings, console)
+    notes: list[str] = []
+    plan = build_plan(settings, console, notes)
     batches = plan_batches(plan)
-    result = RunResult(plan=plan, batches=[], dry_run=settings.dry_run)
+    result = RunResult(plan=plan, batches=[], dry_run=settings.dry_run, notes=notes)
 
     if plan.empty:
         console.info("Nothing to refresh: no entries were given or found.")
@@ -104,25 +105,45 @@ def run(settings: Settings, console: Console) -> int:
         console.info(f"Dry run: {_plan_sentence(plan, len(batches))}; nothing is sent.")
         _print_plan(console, batches)
         result.batches = [BatchResult(b, "planned") for b in batches]
+        skipped = [name for name in ("wait", "prefetch") if getattr(settings, name)]
+        if skipped:
+            result.notes.append(f"Dry run: {' and '.join(skipped)} skipped (no task to "
+                                "wait for).")
+            console.info(result.notes[-1])
     else:
         console.info(f"Refreshing {_plan_sentence(plan, len(batches))} "
                      f"via {settings.api_endpoint}.")
-        result.batches = send(settings, console, batches)
+        deadline = Deadline()
+        api = make_api(settings, console, deadline)
+        try:
+            result.batches = send(settings, console, api, batches)
+            if settings.wait or settings.prefetch:
+                follow_up(settings, console, api, deadline, result)
+        finally:
+            api.close()
 
     write_outputs(settings, console, result)
     return finish(settings, console, result)
 
 
-def build_plan(settings: Settings, console: Console) -> UrlPlan:
-    """Collect every entry and map it to URLs; check the budget before anything is sent."""
+def build_plan(settings: Settings, console: Console, notes: list[str] | None = None) -> UrlPlan:
+    """Collect every entry, map it to URLs, collapse crowded folders (dir-threshold), and
+    check the budget before anything is sent."""
     collected = entries_mod.collect(settings.paths, settings.paths_file, settings.arguments)
     if settings.git_diff:
         from jdcdn_action.changes import changed_entries
 
         collected += changed_entries(settings, console)
     plan = map_entries(collected, settings.base_urls, settings.type, settings.index_files)
-    check_budget(plan, settings)
-    return plan
+    collapsed = budget.collapse(plan, settings.base_urls, settings.dir_threshold,
+                                settings.max_dirs)
+    lines = budget.describe(collapsed, settings.dir_threshold)
+    for line in lines:
+        console.info(line)
+    if notes is not None and lines:
+        notes.append(lines[0])
+    check_budget(collapsed.plan, settings, collapsed)
+    return collapsed.plan
 
 
 def check_writable(path: str, setting: str) -> None:
@@ -138,37 +159,54 @@ def check_writable(path: str, setting: str) -> None:
         raise InputError(f"{setting}: {path!r} is not writable; choose another path.")
 
 
-def check_budget(plan: UrlPlan, settings: Settings) -> None:
-    if settings.max_urls and len(plan.files) > settings.max_urls:
+def check_budget(plan: UrlPlan, settings: Settings,
+                 collapsed: budget.Collapsed | None = None) -> None:
+    """Refuse, before any call, a plan over max-urls or max-dirs, saying what would help.
+
+    With prefetch every file URL is submitted twice (refresh, then prefetch), and both
+    count against JD's daily 2000 URLs.
+    """
+    urls = len(plan.files) * (2 if settings.prefetch else 1)
+    if settings.max_urls and urls > settings.max_urls:
+        counted = (f"{len(plan.files)} file URLs, {urls} with prefetch (each URL is "
+                   "refreshed and prefetched)" if settings.prefetch
+                   else f"{len(plan.files)} file URLs")
+        if collapsed is not None and collapsed.folders:
+            counted += f" after dir-threshold saved {collapsed.urls_saved}"
+        helps = ["narrow paths/include/exclude"]
+        if not settings.dir_threshold:
+            helps.append("set dir-threshold (e.g. 20) to refresh crowded folders as "
+                         "directories")
+        else:
+            helps.append(f"lower dir-threshold (now {settings.dir_threshold})")
+            if collapsed is not None and collapsed.no_room:
+                helps.append(f"raise max-dirs ({len(collapsed.no_room)} folders over "
+                             "dir-threshold found no room)")
+        if settings.prefetch:
+            helps.append("turn prefetch off")
+        helps.append("raise max-urls")
         raise BudgetError(
-            f"max-urls: the plan has {len(plan.files)} file URLs, over the limit of "
-            f"{settings.max_urls} (JD's daily quota is 2000); narrow paths/include, "
-            "raise max-urls, or set dir-threshold to refresh whole folders."
+            f"max-urls: the plan has {counted}, over the limit of {settings.max_urls} "
+            f"(JD's daily quota is 2000 URLs); nothing was sent. To fit, "
+            f"{', '.join(helps[:-1])} or {helps[-1]}."
         )
     if settings.max_dirs and len(plan.dirs) > settings.max_dirs:
         raise BudgetError(
             f"max-dirs: the plan has {len(plan.dirs)} directories, over the limit of "
-            f"{settings.max_dirs} (JD's daily quota is 50); list fewer directories or "
-            "raise max-dirs."
+            f"{settings.max_dirs} (JD's daily quota is 50); nothing was sent. List fewer "
+            "directories or raise max-dirs."
         )
 
 
-def send(settings: Settings, console: Console, batches: list) -> list[BatchResult]:
-    from jdcdn_action.calls import send_batches
+def make_api(settings: Settings, console: Console, deadline: Deadline) -> JdApi:
+    """One client for the whole run: calls, polls and prefetches share its signing state.
+
+    Its retries sleep through ``deadline``, so once waiting has begun no retry can
+    outlast wait-timeout.
+    """
     from jdcdn_action.client import JdApi
 
-    total = len(batches)
-
-    def done(result: BatchResult) -> None:
-        what = f"batch {result.batch.index}/{total} ({len(result.batch.instances)} " \
-               f"{'URLs' if result.batch.type == 'file' else 'directories'})"
-        tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-        if result.outcome == "succeeded":
-            console.info(f"{what}: task {result.task_id}{tries}")
-        else:
-            console.warning(f"{what} failed{tries}: {result.error}", title="refresh failed")
-
-    api = JdApi(
+    return JdApi(
         settings.api_endpoint,
         settings.username,
         settings.secret_key,
@@ -180,11 +218,61 @@ def send(settings: Settings, console: Console, batches: list) -> list[BatchResul
         on_signature=console.mask,
         on_retry=console.info,
         on_debug=console.debug,
+        sleep=deadline.sleep,
     )
-    try:
-        return send_batches(api, batches, settings.concurrency, on_done=done)
-    finally:
-        api.close()
+
+
+def send(settings: Settings, console: Console, api: JdApi, batches: list,
+         kind: str = "refresh") -> list[BatchResult]:
+    from jdcdn_action.calls import PREFETCH_PATH, REFRESH_PATH, prefetch_payload, send_batches
+
+    total = len(batches)
+    name = "batch" if kind == "refresh" else f"{kind} batch"
+
+    def done(result: BatchResult) -> None:
+        what = f"{name} {result.batch.index}/{total} ({len(result.batch.instances)} " \
+               f"{'URLs' if result.batch.type == 'file' else 'directories'})"
+        tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+        if result.outcome == "succeeded":
+            console.info(f"{what}: task {result.task_id}{tries}")
+        else:
+            console.warning(f"{what} failed{tries}: {result.error}", title=f"{kind} failed")
+
+    if kind == "prefetch":
+        return send_batches(api, batches, settings.concurrency, on_done=done,
+                            path=PREFETCH_PATH, payload=prefetch_payload)
+    return send_batches(api, batches, settings.concurrency, on_done=done, path=REFRESH_PATH)
+
+
+def follow_up(settings: Settings, console: Console, api: JdApi, deadline: Deadline,
+              result: RunResult) -> None:
+    """Wait for the refresh tasks (prefetch needs them done), warm the cache, wait again.
+
+    One wait-timeout covers all the waiting; result.tasks gets every task's final state.
+    """
+    from jdcdn_action.prefetch import plan_prefetch, prefetch_notes, warmable
+    from jdcdn_action.waiting import wait_for_tasks
+
+    if not result.task_ids:
+        return
+    deadline.start(settings.wait_timeout)
+    result.tasks = wait_for_tasks(api, result.batches, "refresh", deadline,
+                                  settings.poll_interval, console, settings.concurrency)
+    if not settings.prefetch:
+        return
+    urls, left_out = warmable(result)
+    for note in prefetch_notes(result, urls, left_out):
+        console.info(note)
+        result.notes.append(note)
+    if not urls:
+        return
+    batches = plan_prefetch(urls)
+    console.info(f"Prefetching {len(urls)} file URLs in {len(batches)} "
+                 f"call{'s' if len(batches) != 1 else ''}.")
+    result.prefetch_batches = send(settings, console, api, batches, kind="prefetch")
+    if settings.wait:
+        result.tasks += wait_for_tasks(api, result.prefetch_batches, "prefetch", deadline,
+                                       settings.poll_interval, console, settings.concurrency)
 
 
 def write_outputs(settings: Settings, console: Console, result: RunResult) -> None:
@@ -212,11 +300,21 @@ def finish(settings: Settings, console: Console, result: RunResult) -> int:
     if result.dry_run or not result.batches:
         return 0
     if result.ok:
+        pending = len(result.pending_task_ids)
         console.info(f"Done: {len(result.task_ids)} calls accepted, "
-                     f"task IDs {', '.join(result.task_ids)}.")
+                     f"task IDs {', '.join(result.task_ids)}"
+                     + (f"; {pending} task{'s' if pending != 1 else ''} not confirmed finished "
+                        "(pending-task-ids)." if pending else "."))
         return 0
-    message = (f"{len(result.failed)} of {len(result.plan.files) + len(result.plan.dirs)} URLs "
-               f"were not refreshed; they are listed in the 'failed' output and the report.")
+    problems = []
+    if result.failed:
+        problems.append(f"{len(result.failed)} of "
+                        f"{len(result.plan.files) + len(result.plan.dirs)} URLs were not "
+                        "refreshed; they are listed in the 'failed' output and the report")
+    if result.prefetch_failed:
+        problems.append(f"{len(result.prefetch_failed)} refreshed URLs were not prefetched; "
+                        "see prefetch_failed in the report")
+    message = "; ".join(problems) + "."
     if settings.fail_on_error:
         console.error(message, title="jdcdn-action refresh failed")
         return 1

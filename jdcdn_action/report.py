@@ -44,6 +44,8 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
             "max_dirs": settings.max_dirs,
             "signature_timezone": settings.signature_timezone_name,
             "wait": settings.wait,
+            "wait_timeout": settings.wait_timeout,
+            "poll_interval": settings.poll_interval,
             "prefetch": settings.prefetch,
         },
         "counts": {
@@ -61,6 +63,7 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
         "pending_task_ids": result.pending_task_ids,
         "prefetch_batches": [_batch(r) for r in result.prefetch_batches],
         "prefetch_task_ids": result.prefetch_task_ids,
+        "prefetch_failed": result.prefetch_failed,
         # Shaped like a paths-file, so a later run can retry exactly what failed.
         "failed": {"files": result.failed_files, "dirs": result.failed_dirs},
         "notes": result.notes,

@@ -19,8 +19,15 @@ def render_summary(result: RunResult) -> str:
         headline = "Dry run: nothing was sent"
     elif not result.batches:
         headline = "Nothing to refresh"
+    elif result.ok and result.pending_task_ids:
+        pending = len(result.pending_task_ids)
+        headline = f"Refresh submitted, {pending} task{'s' if pending != 1 else ''} still running"
+    elif result.ok and result.tasks:
+        headline = "Refresh finished" + (", cache warmed" if result.prefetch_batches else "")
     elif result.ok:
         headline = "Refresh submitted"
+    elif not result.failed:
+        headline = f"Prefetch failed for {len(result.prefetch_failed)} URLs"
     else:
         headline = f"Refresh failed for {len(result.failed)} of " \
                    f"{len(plan.files) + len(plan.dirs)} URLs"
@@ -31,8 +38,8 @@ def render_summary(result: RunResult) -> str:
         f"{len(result.batches)} calls.",
         "",
     ]
+    states = {t.task_id: t.state for t in result.tasks}
     if result.batches:
-        states = {t.task_id: t.state for t in result.tasks if t.kind == "refresh"}
         lines += ["| # | type | URLs | task ID | outcome | attempts |",
                   "|---|---|---|---|---|---|"]
         for r in result.batches:
@@ -45,11 +52,21 @@ def render_summary(result: RunResult) -> str:
                          f"{_code(r.task_id) if r.task_id else ''} | {outcome} | {r.attempts} |")
         lines.append("")
     if result.prefetch_batches:
-        lines += ["Prefetch:", "", "| # | URLs | task ID | outcome |", "|---|---|---|---|"]
+        lines += ["Prefetch:", "", "| # | URLs | task ID | outcome | attempts |",
+                  "|---|---|---|---|---|"]
         for r in result.prefetch_batches:
+            outcome = r.outcome
+            if r.task_id in states:
+                outcome += f", task {states[r.task_id]}"
+            if r.error:
+                outcome += f": {summary_cell(r.error)}"
             lines.append(f"| {r.batch.index} | {len(r.batch.instances)} | "
-                         f"{_code(r.task_id) if r.task_id else ''} | {r.outcome} |")
+                         f"{_code(r.task_id) if r.task_id else ''} | {outcome} | "
+                         f"{r.attempts} |")
         lines.append("")
+    if result.pending_task_ids:
+        lines += ["Still running when wait-timeout ran out (or not confirmed): "
+                  + ", ".join(_code(t) for t in result.pending_task_ids), ""]
     for note in result.notes:
         lines.append(f"> {summary_cell(note)}")
     if result.notes:
