@@ -32,8 +32,10 @@ def send_batches(
     """Send every batch; return their results in batch order.
 
     A batch never raises out of here: whatever happens to it becomes its result, so the
-    caller can account for every URL.
+    caller can account for every URL. An interrupt (Ctrl-C, a cancelled job) stops the
+    batches not yet started and raises Interrupted with every batch's result so far.
     """
+    done: dict[int, BatchResult] = {}
 
     def send(batch: Batch) -> BatchResult:
         try:
@@ -48,11 +50,34 @@ def send_batches(
                 attempts=outcome.attempts,
                 error=outcome.error,
             )
+        done[batch.index] = result
         on_done(result)
         return result
 
-    if concurrency <= 1 or len(batches) <= 1:
-        return [send(batch) for batch in batches]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(batches)),
-                            thread_name_prefix="jdcdn") as pool:
+    pool = None
+    try:
+        if concurrency <= 1 or len(batches) <= 1:
+            return [send(batch) for batch in batches]
+        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(batches)),
+                                  thread_name_prefix="jdcdn")
         return list(pool.map(send, batches))
+    except KeyboardInterrupt:
+        if pool is not None:  # calls in flight end within their timeout; no new ones start
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise Interrupted([
+            done.get(batch.index) or BatchResult(
+                batch, "failed", error="not sent, or its answer not seen: the run was "
+                "interrupted")
+            for batch in batches
+        ]) from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was interrupted while sending; ``results`` accounts for every batch."""
+
+    def __init__(self, results: list[BatchResult]) -> None:
+        super().__init__("interrupted")
+        self.results = results

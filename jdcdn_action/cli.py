@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -29,10 +28,10 @@ from jdcdn_action.results import BatchResult, RunResult
 from jdcdn_action.settings import Settings
 from jdcdn_action.summary import render_summary, summary_cell, write_summary
 from jdcdn_action.urls import UrlPlan, map_entries
-from jdcdn_action.waiting import Deadline
 
-if TYPE_CHECKING:  # requests is imported only when something is sent
+if TYPE_CHECKING:  # requests and threads are imported only when something is sent
     from jdcdn_action.client import JdApi
+    from jdcdn_action.waiting import Deadline
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -43,6 +42,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     debug = "--debug" in argv or env.get("RUNNER_DEBUG") == "1" or env.get(
         "JDCDN_DEBUG", "").strip().lower() in settings_mod.TRUE_WORDS
     console = Console(github=github, debug=debug)
+    _interrupt_on_sigterm()
     try:
         _mask_early(console, argv, env)
         settings = settings_mod.load(argv, env)
@@ -50,21 +50,40 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return run(settings, console)
     except JdcdnError as error:
         if console.debug_enabled:
-            console.debug(traceback.format_exc())
+            console.debug(_traceback())
         title = "jdcdn-action bad input" if error.exit_code == 2 else "jdcdn-action"
         console.error(str(error), title=title)
         _summarise_error(env, console.redact(str(error)))
         return error.exit_code
     except KeyboardInterrupt:
-        console.error("interrupted", title="jdcdn-action")
+        console.error("interrupted before anything was sent", title="jdcdn-action")
         return 130
     except Exception as error:  # a bug: say so plainly, with the traceback when debugging
-        console.debug(traceback.format_exc())
+        console.debug(_traceback())
         console.error(
             f"internal error: {error!r}; rerun with --debug (or RUNNER_DEBUG=1) and report it.",
             title="jdcdn-action internal error",
         )
         return 1
+
+
+def _traceback() -> str:
+    import traceback  # only when debugging: start-up time matters
+
+    return traceback.format_exc()
+
+
+def _interrupt_on_sigterm() -> None:
+    """A cancelled job gets SIGTERM (as PID 1 in a container, Python would otherwise
+    ignore it): stop like Ctrl-C, so the results so far are still written."""
+    import signal
+    import threading
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _summarise_error(env: Mapping[str, str], message: str) -> None:
@@ -113,12 +132,25 @@ def run(settings: Settings, console: Console) -> int:
     else:
         console.info(f"Refreshing {_plan_sentence(plan, len(batches))} "
                      f"via {settings.api_endpoint}.")
+        from jdcdn_action.calls import Interrupted
+        from jdcdn_action.waiting import Deadline
+
         deadline = Deadline()
         api = make_api(settings, console, deadline)
         try:
             result.batches = send(settings, console, api, batches)
             if settings.wait or settings.prefetch:
                 follow_up(settings, console, api, deadline, result)
+        except KeyboardInterrupt as stop:
+            # Keep what was done: accepted batches keep their task IDs, the rest is failed.
+            if isinstance(stop, Interrupted):
+                result.batches = stop.results
+            result.notes.append("The run was interrupted while "
+                                f"{'sending' if isinstance(stop, Interrupted) else 'waiting'}.")
+            write_outputs(settings, console, result)
+            console.error(f"interrupted: {len(result.failed)} URLs not confirmed sent are "
+                          "in the 'failed' output and the report.", title="jdcdn-action")
+            return 130
         finally:
             api.close()
 
@@ -323,8 +355,13 @@ def finish(settings: Settings, console: Console, result: RunResult) -> int:
 
 
 def _plan_sentence(plan: UrlPlan, batch_count: int) -> str:
-    return (f"{len(plan.files)} file URLs and {len(plan.dirs)} directories "
-            f"in {batch_count} call{'s' if batch_count != 1 else ''}")
+    return (f"{_count(len(plan.files), 'file URL')} and "
+            f"{_count(len(plan.dirs), 'directory', 'directories')} "
+            f"in {_count(batch_count, 'call')}")
+
+
+def _count(number: int, one: str, many: str = "") -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
 
 
 def _print_plan(console: Console, batches: list) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 from jdcdn_action.exceptions import JdcdnError
 from jdcdn_action.results import RunResult
@@ -35,6 +34,8 @@ def format_github_outputs(values: dict[str, str]) -> str:
     The runner does not check that the delimiter is absent from the value; a value that
     contained it could set other outputs, so this refuses such a value.
     """
+    import uuid  # here, not at start-up: only GitHub runs write outputs
+
     chunks = []
     for name, value in values.items():
         delimiter = f"ghadelimiter_{uuid.uuid4()}"

@@ -195,3 +195,42 @@ def test_report_and_outputs_agree_on_partial_failure(run_cli, fake_jd, jd_env):
     assert json.loads(run.outputs["failed"]) == report["failed"]["files"]
     assert run.outputs["task-id"] == report["task_ids"][0]
     assert report["ok"] is False
+
+
+def test_cancelled_run_writes_what_it_did(run_cli, fake_jd, jd_env, tmp_path):
+    """SIGTERM (a cancelled job) mid-send: accepted batches keep their task IDs, every other
+    URL is in `failed`, the report is written, and no batch starts after the signal."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, parse_github_output
+
+    fake_jd.latency = 0.3
+    output = tmp_path / "output"
+    output.write_text("")
+    report = tmp_path / "report.json"
+    env = {**jd_env, "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT),
+           "JDCDN_PATHS": site_files(3000), "JDCDN_MAX_URLS": "0", "JDCDN_CONCURRENCY": "1",
+           "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output),
+           "JDCDN_REPORT_FILE": str(report)}
+    proc = subprocess.Popen([sys.executable, "-m", "jdcdn_action"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while len(fake_jd.accepted()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=30)
+    seen = len(fake_jd.requests())
+    assert proc.returncode == 130, stdout
+    assert 2 <= seen < 30
+    data = json.loads(report.read_text())
+    outputs = parse_github_output(output.read_text())
+    succeeded = [u for b in data["batches"] if b["outcome"] == "succeeded"
+                 for u in b["instances"]]
+    failed = json.loads(outputs["failed"])
+    assert sorted(succeeded + failed) == sorted(json.loads(outputs["urls"]))
+    assert set(succeeded) <= fake_jd.refreshed()
+    assert len(failed) >= 3000 - seen * 100
+    assert "interrupted" in stdout
