@@ -21,6 +21,7 @@ from typing import Any
 import requests
 
 from jdcdn_action import __version__
+from jdcdn_action.console import clean_text
 from jdcdn_action.signing import sign, signing_day
 
 MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped rather than obeyed
@@ -197,7 +198,7 @@ class JdApi:
         except requests.RequestException as error:
             raise Transient(f"request failed ({type(error).__name__})") from None
         code = response.status_code
-        self._on_debug(f"-> HTTP {code}: {_clean(response.text, 300)}")
+        self._on_debug(f"-> HTTP {code}: {clean_text(response.text, 300)}")
         if code == 429 or code >= 500:
             raise Transient(f"HTTP {code}", _retry_after(response.headers.get("Retry-After")))
         try:
@@ -212,7 +213,7 @@ class JdApi:
             raise Transient(f"unexpected answer from {path} (HTTP {code}, {kind})")
         assert isinstance(data, dict)
         if status != 0:
-            message = _clean(str(data.get("msg", "")))
+            message = clean_text(str(data.get("msg", "")))
             detail = f"JD status {status}" + (f" ({message})" if message else "")
             if status in TRANSIENT_STATUSES:
                 raise Transient(detail)
@@ -281,9 +282,3 @@ def _reason(error: Exception) -> str:
         if marker in text:
             return marker.lower() if marker[0].isupper() and " " in marker else marker
     return type(error).__name__
-
-
-def _clean(text: str, limit: int = 200) -> str:
-    """A server message made safe to print: one line, printable, short."""
-    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -11,6 +11,12 @@ import sys
 from typing import TextIO
 
 
+def clean_text(text: str, limit: int = 200) -> str:
+    """A server's message made safe to print: one line, printable, short."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def escape_data(text: str) -> str:
     """Escape a workflow command's message, as actions/toolkit does."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jdcdn_action.results import RunResult
+from jdcdn_action.results import BatchResult, RunResult
 
 SUMMARY_LIMIT = 1024 * 1024
 URL_BUDGET = 700 * 1024  # room left for the URL lists after the tables
@@ -43,26 +43,15 @@ def render_summary(result: RunResult) -> str:
         lines += ["| # | type | URLs | task ID | outcome | attempts |",
                   "|---|---|---|---|---|---|"]
         for r in result.batches:
-            outcome = r.outcome
-            if r.task_id in states:
-                outcome += f", task {states[r.task_id]}"
-            if r.error:
-                outcome += f": {summary_cell(r.error)}"
             lines.append(f"| {r.batch.index} | {r.batch.type} | {len(r.batch.instances)} | "
-                         f"{_code(r.task_id) if r.task_id else ''} | {outcome} | {r.attempts} |")
+                         f"{_task_cells(r, states)}")
         lines.append("")
     if result.prefetch_batches:
         lines += ["Prefetch:", "", "| # | URLs | task ID | outcome | attempts |",
                   "|---|---|---|---|---|"]
         for r in result.prefetch_batches:
-            outcome = r.outcome
-            if r.task_id in states:
-                outcome += f", task {states[r.task_id]}"
-            if r.error:
-                outcome += f": {summary_cell(r.error)}"
             lines.append(f"| {r.batch.index} | {len(r.batch.instances)} | "
-                         f"{_code(r.task_id) if r.task_id else ''} | {outcome} | "
-                         f"{r.attempts} |")
+                         f"{_task_cells(r, states)}")
         lines.append("")
     if result.pending_task_ids:
         lines += ["Still running when wait-timeout ran out (or not confirmed): "
@@ -89,6 +78,17 @@ def render_summary(result: RunResult) -> str:
         lines += ["", "</details>", ""]
     text = "\n".join(lines) + "\n"
     return text if len(text.encode()) < SUMMARY_LIMIT else text[: SUMMARY_LIMIT // 4]
+
+
+def _task_cells(result: BatchResult, states: dict[str, str]) -> str:
+    """The task ID, outcome and attempts cells of a batch's table row."""
+    outcome = result.outcome
+    if result.task_id in states:
+        outcome += f", task {states[result.task_id]}"
+    if result.error:
+        outcome += f": {summary_cell(result.error)}"
+    task = _code(result.task_id) if result.task_id else ""
+    return f"{task} | {outcome} | {result.attempts} |"
 
 
 def summary_cell(text: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
-from jdcdn_action.console import Console
+from jdcdn_action.console import Console, clean_text
 from jdcdn_action.results import BatchResult, TaskState
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def query_extractor(task_id: str) -> Callable[[dict[str, Any]], tuple[int, str] 
         answered = data.get("taskid")
         if answered not in (None, "") and str(answered).strip() != task_id:
             return None
-        return status, _clean(str(data.get("msg") or ""))
+        return status, clean_text(str(data.get("msg") or ""))
 
     return extract
 
@@ -203,9 +203,3 @@ def _seconds(value: float) -> str:
         return (f"{value:.2f}".rstrip("0").rstrip(".") if value < 10 else f"{value:.0f}") + "s"
     minutes, seconds = divmod(round(value), 60)
     return f"{minutes}m {seconds:02d}s"
-
-
-def _clean(text: str, limit: int = 200) -> str:
-    """A message from JD made safe to print: one line, printable, short."""
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
