@@ -17,7 +17,10 @@ from jdcdn_action import settings as settings_mod
 from jdcdn_action.console import Console
 from jdcdn_action.exceptions import BudgetError, InputError, JdcdnError
 from jdcdn_action.outputs import (
+    DOTENV_LIMIT,
+    OUTPUTS_LIMIT,
     dotenv_values,
+    format_dotenv,
     output_values,
     write_dotenv,
     write_github_outputs,
@@ -319,12 +322,22 @@ def write_outputs(settings: Settings, console: Console, result: RunResult) -> No
                          "results.") from None
     github_output = env.get("GITHUB_OUTPUT", "")
     if github_output:
-        write_github_outputs(github_output, output_values(result, settings.report_file))
+        values = output_values(result, settings.report_file)
+        if sum(len(v.encode()) for v in values.values()) > OUTPUTS_LIMIT:
+            console.warning("the step outputs exceed GitHub's 1 MB per job and may be cut; "
+                            f"read the URLs from the report ({settings.report_file}).",
+                            title="outputs too large")
+        write_github_outputs(github_output, values)
     summary_file = env.get("GITHUB_STEP_SUMMARY", "")
     if summary_file:
         write_summary(summary_file, render_summary(result))
     if settings.dotenv_file:
-        write_dotenv(settings.dotenv_file, dotenv_values(result))
+        dotenv = dotenv_values(result)
+        if len(format_dotenv(dotenv).encode()) > DOTENV_LIMIT:
+            console.warning(f"{settings.dotenv_file} is over GitLab's 5 KB dotenv limit, "
+                            "which GitLab refuses; the report has every task ID.",
+                            title="dotenv too large")
+        write_dotenv(settings.dotenv_file, dotenv)
     console.info(f"Report written to {settings.report_file}.")
 
 

@@ -8,6 +8,7 @@ from jdcdn_action.exceptions import JdcdnError
 from jdcdn_action.results import RunResult
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses larger dotenv reports
+OUTPUTS_LIMIT = 1_000_000  # GitHub keeps at most 1 MB of outputs per job
 
 
 def output_values(result: RunResult, report_file: str) -> dict[str, str]:

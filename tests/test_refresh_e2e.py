@@ -178,3 +178,15 @@ def test_secrets_never_leak_even_in_debug(run_cli, fake_jd, jd_env):
     # run_cli asserts the absence of every value below in every channel; check it looked.
     assert len(secret_values()) == 6
     assert run.code in (0, 1)
+
+
+def test_outputs_over_githubs_limit_are_warned(run_cli, fake_jd, jd_env):
+    paths = "\n".join(f"a-rather-long-folder-name/for-many-files/file-{i:05d}.html"
+                      for i in range(15000))
+    run = run_cli(env=jd_env | {"JDCDN_PATHS": paths, "JDCDN_MAX_URLS": "0",
+                                "JDCDN_INDEX_FILES": "", "JDCDN_DRY_RUN": "true"},
+                  github=True, gitlab=True)
+    assert run.code == 0
+    assert "::warning title=outputs too large::" in run.stdout
+    assert len(run.json_output("urls")) == 15000  # written whole all the same
+    assert "::warning title=dotenv too large::" not in run.stdout  # no task IDs in a dry run
