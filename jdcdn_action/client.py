@@ -26,6 +26,7 @@ from jdcdn_action.signing import sign, signing_day
 
 MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped rather than obeyed
 MAX_BACKOFF = 30.0
+MIN_TIMEOUT = 0.5  # seconds: the least a request is given, even at the end of a wait
 TRANSIENT_STATUSES = {-1, 8}
 STATUS_HINTS = {
     1: "JD reported a failure; try again later or open a ticket with JD",
@@ -143,8 +144,13 @@ class JdApi:
         now = dt.datetime.now(dt.UTC)
         return signing_day(self.timezone, now) != now.date()
 
-    def call(self, path: str, payload: dict[str, Any], extract: Extractor) -> CallResult:
-        """POST ``payload`` (plus username and signature) to ``path``, with retries."""
+    def call(self, path: str, payload: dict[str, Any], extract: Extractor,
+             time_left: Callable[[], float] | None = None) -> CallResult:
+        """POST ``payload`` (plus username and signature) to ``path``, with retries.
+
+        ``time_left`` (seconds) caps each request's timeout, so that a poll cannot outlast
+        the wait it belongs to.
+        """
         attempts = 0
         tried_utc = False
         last_error = ""
@@ -155,8 +161,10 @@ class JdApi:
             attempts += 1
             use_utc = self._use_utc or tried_utc
             body = {"username": self.username, "signature": self._signature(use_utc), **payload}
+            timeout = self.timeout if time_left is None else max(
+                MIN_TIMEOUT, min(self.timeout, time_left()))
             try:
-                value = self._attempt(path, body, extract)
+                value = self._attempt(path, body, extract, timeout)
             except Transient as failure:
                 last_error = str(failure)
                 if attempts >= self.max_attempts + tried_utc:
@@ -186,13 +194,14 @@ class JdApi:
             return CallResult(True, attempts, value=value)
         return CallResult(False, attempts, error=last_error)
 
-    def _attempt(self, path: str, body: dict[str, Any], extract: Extractor) -> Any:
+    def _attempt(self, path: str, body: dict[str, Any], extract: Extractor,
+                 timeout: float) -> Any:
         shown = {key: ("***" if key == "signature" else value) for key, value in body.items()}
         self._on_debug(f"POST {self.endpoint}{path} {_brief(shown)}")
         try:
-            response = self.session.post(self.endpoint + path, json=body, timeout=self.timeout)
+            response = self.session.post(self.endpoint + path, json=body, timeout=timeout)
         except requests.Timeout:
-            raise Transient(f"timed out after {self.timeout:g}s") from None
+            raise Transient(f"timed out after {timeout:g}s") from None
         except requests.ConnectionError as error:
             raise Transient(f"connection failed ({_reason(error)})") from None
         except requests.RequestException as error:

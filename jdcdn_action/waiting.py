@@ -125,7 +125,8 @@ def wait_for_tasks(
 
     def poll(task_id: str) -> TaskState:
         try:
-            outcome = api.call(path, {"taskid": task_id}, query_extractor(task_id))
+            outcome = api.call(path, {"taskid": task_id}, query_extractor(task_id),
+                               time_left=deadline.remaining)
         except DeadlineReached:
             out_of_time.set()
             return TaskState(task_id, kind, "running", "wait-timeout ran out during a retry")
