@@ -38,7 +38,8 @@ from tests.fake_jd import FakeJd
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_BASE_SCRIPT = ROOT.parent / "shared" / "ci" / "docker-offline.sh"
-TAG = "jdcdn-action:test"
+# JDCDN_TEST_IMAGE lets two checkouts on one engine build without racing for one tag.
+TAG = os.environ.get("JDCDN_TEST_IMAGE", "jdcdn-action:test")
 RUNNER_UID = 1001  # the user GitHub's hosted runners check out as
 BASE_URL = "https://www.example.com/"
 
