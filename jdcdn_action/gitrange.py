@@ -14,8 +14,8 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, replace
+from typing import Literal, TypeVar
 
 from jdcdn_action.console import Console
 from jdcdn_action.entries import show
@@ -31,6 +31,10 @@ BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/\-]+\Z")
 DEEPEN_STEPS = (50, 500, 5000)
 GIT_TIMEOUT = 120.0
 FETCH_TIMEOUT = 600.0
+# What git says when origin was reached and has no such commit or ref (file://, ssh and
+# https origins alike, protocol v0 and v2).
+GONE_MARKERS = ("not our ref", "couldn't find remote ref", "no such remote ref",
+                "unadvertised object")
 FIX = ("fetch more history (actions/checkout: fetch-depth: 0; GitLab CI: a larger GIT_DEPTH, "
        "or 0 for all of it) or set git-base")
 
@@ -45,6 +49,7 @@ class GitRange:
     base: str | None
     head: str
     reason: str
+    warning: str = ""  # set when the range is smaller than the event's own
 
 
 @dataclass(frozen=True)
@@ -182,8 +187,9 @@ class Git:
 
     # -- fetching ------------------------------------------------------------------------
     def fetch(self, *wants: str, depth: int | None = None, deepen: int | None = None,
-              write_fetch_head: bool = False) -> bool:
-        """Fetch from origin; False if origin does not have it or cannot be reached."""
+              write_fetch_head: bool = False) -> Fetched:
+        """Fetch from origin and say how it went: fetched, gone (origin answered that it
+        has no such commit or ref), or failed (origin could not be asked at all)."""
         args = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-auto-gc"]
         if not write_fetch_head:
             args.append("--no-write-fetch-head")
@@ -191,44 +197,69 @@ class Git:
             args.append(f"--depth={depth}")
         if deepen is not None:
             args.append(f"--deepen={deepen}")
-        return self.run(*args, "origin", *wants, check=False,
-                        timeout=FETCH_TIMEOUT).returncode == 0
+        done = self.run(*args, "origin", *wants, check=False, timeout=FETCH_TIMEOUT)
+        if done.returncode == 0:
+            return Fetched("fetched")
+        text = done.stderr.decode("utf-8", "replace")
+        # Only these answers come from an origin that was reached and looked: anything
+        # else (unreachable, refused, no credentials) says nothing about the commit.
+        gone = any(marker in text.lower() for marker in GONE_MARKERS)
+        return Fetched("gone" if gone else "failed", first_line(done.stderr))
 
-    def have(self, sha: str) -> bool:
-        """Make sure a commit is here, fetching it alone if needed.
+    def have(self, sha: str, what: str) -> bool:
+        """Make sure a commit is here, fetching it alone if needed. False only when origin
+        answered that it does not have it; a fetch that failed otherwise is an error,
+        since guessing "gone" would narrow the range silently.
 
         A shallow clone gets just that commit (``--depth=1``, enough to diff its tree);
         a full clone gets its whole history, so the clone does not turn shallow.
         """
         if self.has_commit(sha):
             return True
-        self.fetch(sha, depth=1 if self.shallow() else None)
+        fetched = self.fetch(sha, depth=1 if self.shallow() else None)
+        if fetched.outcome == "failed":
+            raise unreachable(f"{what} {short(sha)} is not in this clone", fetched)
         return self.has_commit(sha)
 
     def fetch_branch(self, branch: str) -> str | None:
         """The tip of ``origin``'s branch: the remote-tracking ref if the clone has one,
-        else fetched."""
+        else fetched. None when origin has no such branch."""
         if not BRANCH_RE.match(branch):
             return None
         local = self.resolve(f"refs/remotes/origin/{branch}")
         if local:
             return local
         depth = 1 if self.shallow() else None
-        if not self.fetch(f"refs/heads/{branch}", depth=depth, write_fetch_head=True):
-            return None
-        return self.resolve("FETCH_HEAD")
+        fetched = self.fetch(f"refs/heads/{branch}", depth=depth, write_fetch_head=True)
+        if fetched.outcome == "failed":
+            raise unreachable(f"the branch {show(branch)} is not in this clone", fetched)
+        return self.resolve("FETCH_HEAD") if fetched.outcome == "fetched" else None
 
     def deepening(self, question: Callable[[], T | None], *tips: str) -> T | None:
         """Ask ``question`` until it has an answer, deepening the history of ``tips`` by
-        DEEPEN_STEPS while it is clipped. None: no answer (see ``complete`` for why)."""
+        DEEPEN_STEPS while it is clipped. None: no answer in the whole history (see
+        ``complete``) or within the deepest step; a deepening fetch that fails is an error."""
         answer = question()
         for step in DEEPEN_STEPS:
             if answer is not None or self.complete(*tips):
                 break
-            if not self.fetch(*tips, deepen=step):
-                break
+            fetched = self.fetch(*tips, deepen=step)
+            if fetched.outcome != "fetched":
+                raise unreachable("this clone's history is cut short", fetched)
             answer = question()
         return answer
+
+
+@dataclass(frozen=True)
+class Fetched:
+    outcome: Literal["fetched", "gone", "failed"]
+    message: str = ""
+
+
+def unreachable(what: str, fetched: Fetched) -> GitError:
+    """The error for a fetch that origin could not answer: never a reason to compare less."""
+    return GitError(f"git-diff: {what} and fetching from origin failed ({fetched.message}); "
+                    f"{FIX}.")
 
 
 def find_worktree(start: str) -> str | None:
@@ -404,16 +435,30 @@ class RangeFinder:
             return self.fallback(head, f"{label}: no before commit")
         if is_zero(before):
             return self.fallback(head, f"{label}: before is all zeros ({trigger.zero_means})")
-        if not git.have(before):
-            return self.fallback(
-                head, f"{label}: before {short(before)} no longer exists (a forced push?)")
+        if not git.have(before, f"the {label}'s before commit"):
+            return self.lost_before(head, before, "is gone from origin (a forced push, or "
+                                    "a deleted branch)")
         if trigger.forced is False:
             return GitRange(before, head, f"{label}: every commit pushed (before..after)")
         if git.deepening(lambda: True if git.is_ancestor(before, head) else None, head):
             return GitRange(before, head, f"{label}: every commit pushed (before..after)")
-        why = ("is not an ancestor of the head (a forced push)" if git.complete(head) else
-               "is not in the head's history as far as it could be fetched")
-        return self.fallback(head, f"{label}: before {short(before)} {why}")
+        if git.complete(head):
+            return self.lost_before(head, before, "is not an ancestor of the head (a forced "
+                                    "push)")
+        if trigger.forced:
+            return self.lost_before(head, before, "was overwritten by a forced push")
+        raise GitError(f"git-diff: the {label}'s before commit {short(before)} is not in the "
+                       f"head's history as far as it could be fetched; {FIX}.")
+
+    def lost_before(self, head: str, before: str, why: str) -> GitRange:
+        """The push's own range cannot be had: compare less, and say so as a warning."""
+        found = self.fallback(head, f"{self.trigger.label}: before {short(before)} {why}")
+        warning = (f"git-diff: the push's before commit {short(before)} {why}, so only "
+                   f"{short(found.base) if found.base else 'nothing'}..{short(found.head)} "
+                   "was compared: files changed only in the overwritten commits are not "
+                   "refreshed. If the site may be stale, refresh it whole once (e.g. "
+                   "paths: / with dry-run first).")
+        return replace(found, warning=warning)
 
     def pull_request(self, head: str) -> GitRange:
         trigger, git = self.trigger, self.git
@@ -460,9 +505,9 @@ class RangeFinder:
         return self.need(trigger.base, f"the base commit of the {trigger.label}")
 
     def need(self, sha: str, what: str) -> str:
-        if not self.git.have(sha):
-            raise GitError(f"git-diff: {what} ({short(sha)}) is not in this clone and could "
-                           f"not be fetched from origin; {FIX}.")
+        if not self.git.have(sha, what):
+            raise GitError(f"git-diff: {what} {short(sha)} is not in this clone and origin "
+                           f"does not have it; {FIX}.")
         return sha
 
     def user_commit(self, rev: str, setting: str) -> str:
@@ -474,7 +519,7 @@ class RangeFinder:
         found = git.resolve(rev)
         if found:
             return found
-        if SHA_RE.match(rev.lower()) and git.have(rev.lower()):
+        if SHA_RE.match(rev.lower()) and git.have(rev.lower(), setting):
             return rev.lower()
         if BRANCH_RE.match(rev):
             tip = git.fetch_branch(rev)
@@ -494,6 +539,8 @@ def find_range(git: Git, settings: Settings, console: Console,
         return None
     base = short(found.base) if found.base else "(nothing)"
     console.info(f"git-diff: comparing {base}..{short(found.head)}: {found.reason}.")
+    if found.warning:
+        console.warning(found.warning, title="git-diff compared less than the push")
     return found
 
 

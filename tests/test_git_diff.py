@@ -110,8 +110,11 @@ def test_forced_push_falls_back_to_the_merge_base(origin, diff, fake_jd, pruned)
     assert run.code == 0, run.log
     # Not wrong.html or a.html: the rewritten branch never had them.
     assert fake_jd.refreshed() == urls("b.html")
-    reason = "no longer exists" if pruned else "is not an ancestor of the head"
+    reason = "is gone from origin" if pruned else "is not an ancestor of the head"
     assert reason in run.log
+    # Comparing less than the push is never silent: a warning annotation names the commit.
+    assert f"::warning title=git-diff compared less than the push::git-diff: the push's " \
+        f"before commit {before[:12]} {reason}" in run.log
 
 
 def test_forced_push_to_the_default_branch_uses_the_parent_of_head(origin, diff, fake_jd):
