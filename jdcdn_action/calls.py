@@ -49,6 +49,7 @@ def send_batches(
                 task_id=outcome.value or "" if outcome.ok else "",
                 attempts=outcome.attempts,
                 error=outcome.error,
+                cause=outcome.cause,
             )
         done[batch.index] = result
         on_done(result)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from jdcdn_action import budget
 from jdcdn_action import entries as entries_mod
 from jdcdn_action import settings as settings_mod
-from jdcdn_action.console import Console
+from jdcdn_action.console import Console, printable
 from jdcdn_action.exceptions import BudgetError, InputError, JdcdnError
 from jdcdn_action.outputs import (
     DOTENV_LIMIT,
@@ -27,7 +27,7 @@ from jdcdn_action.outputs import (
 )
 from jdcdn_action.planning import plan_batches
 from jdcdn_action.report import build_report, write_report
-from jdcdn_action.results import BatchResult, RunResult
+from jdcdn_action.results import BatchResult, RunResult, TaskState
 from jdcdn_action.settings import Settings
 from jdcdn_action.summary import render_summary, summary_cell, write_summary
 from jdcdn_action.urls import UrlPlan, map_entries
@@ -115,7 +115,8 @@ def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -
 
 
 def run(settings: Settings, console: Console) -> int:
-    check_writable(settings.report_file, "report-file")
+    for path, what in result_files(settings):
+        check_writable(path, what, make_folder=what == "report-file")
     notes: list[str] = []
     plan = build_plan(settings, console, notes)
     batches = plan_batches(plan)
@@ -148,6 +149,8 @@ def run(settings: Settings, console: Console) -> int:
             # Keep what was done: accepted batches keep their task IDs, the rest is failed.
             if isinstance(stop, Interrupted):
                 result.batches = stop.results
+            elif settings.wait or settings.prefetch:
+                result.tasks += unconfirmed(result)
             result.notes.append("The run was interrupted while "
                                 f"{'sending' if isinstance(stop, Interrupted) else 'waiting'}.")
             write_outputs(settings, console, result)
@@ -181,17 +184,39 @@ def build_plan(settings: Settings, console: Console, notes: list[str] | None = N
     return collapsed.plan
 
 
-def check_writable(path: str, setting: str) -> None:
-    """Fail before sending anything if a result file could not be written afterwards."""
+def result_files(settings: Settings) -> list[tuple[str, str]]:
+    """(path, what) of every file the run writes its results to."""
+    env = settings.env
+    files = [(settings.report_file, "report-file")]
+    files += [(env[name], name) for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+              if env.get(name)]
+    if settings.dotenv_file:
+        files.append((settings.dotenv_file, "the dotenv file (JDCDN_DOTENV)"))
+    return files
+
+
+def check_writable(path: str, what: str, make_folder: bool = False) -> None:
+    """Fail before sending anything if a result file could not be written afterwards: a
+    run that cannot record its task IDs must not spend the quota. Opening for append
+    changes nothing in an existing file (the runner's own files are appended to)."""
     folder = os.path.dirname(os.path.abspath(path))
+    if make_folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"{what}: cannot create the folder of {path!r} "
+                             f"({error.strerror}); nothing was sent. Choose another "
+                             "path.") from None
+    existed = os.path.lexists(path)
     try:
-        os.makedirs(folder, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+        if not existed:  # leave no empty file behind if the run stops before writing
+            os.remove(path)
     except OSError as error:
-        raise InputError(f"{setting}: cannot create the folder of {path!r} "
-                         f"({error.strerror}); choose another path.") from None
-    target = path if os.path.exists(path) else folder
-    if not os.access(target, os.W_OK):
-        raise InputError(f"{setting}: {path!r} is not writable; choose another path.")
+        raise InputError(f"{what}: {path!r} cannot be written ({error.strerror}), so the "
+                         "run's results could not be recorded; nothing was sent. Fix the "
+                         "path or its folder's permissions.") from None
 
 
 def check_budget(plan: UrlPlan, settings: Settings,
@@ -269,7 +294,7 @@ def send(settings: Settings, console: Console, api: JdApi, batches: list,
                f"{'URLs' if result.batch.type == 'file' else 'directories'})"
         tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
         if result.outcome == "succeeded":
-            console.info(f"{what}: task {result.task_id}{tries}")
+            console.info(f"{what}: task {printable(result.task_id)}{tries}")
         else:
             console.warning(f"{what} failed{tries}: {result.error}", title=f"{kind} failed")
 
@@ -291,8 +316,11 @@ def follow_up(settings: Settings, console: Console, api: JdApi, deadline: Deadli
     if not result.task_ids:
         return
     deadline.start(settings.wait_timeout)
+    # result.tasks holds each task confirmed finished as soon as it is: if the wait is
+    # interrupted, every other task is still pending (see ``unconfirmed``).
     result.tasks = wait_for_tasks(api, result.batches, "refresh", deadline,
-                                  settings.poll_interval, console, settings.concurrency)
+                                  settings.poll_interval, console, settings.concurrency,
+                                  on_final=result.tasks.append)
     if not settings.prefetch:
         return
     urls, left_out = warmable(result)
@@ -304,10 +332,27 @@ def follow_up(settings: Settings, console: Console, api: JdApi, deadline: Deadli
     batches = plan_prefetch(urls)
     console.info(f"Prefetching {len(urls)} file URLs in {len(batches)} "
                  f"call{'s' if len(batches) != 1 else ''}.")
-    result.prefetch_batches = send(settings, console, api, batches, kind="prefetch")
+    from jdcdn_action.calls import Interrupted
+
+    try:
+        result.prefetch_batches = send(settings, console, api, batches, kind="prefetch")
+    except Interrupted as stop:  # the refresh batches stay as they are
+        result.prefetch_batches = stop.results
+        raise KeyboardInterrupt from None
     if settings.wait:
-        result.tasks += wait_for_tasks(api, result.prefetch_batches, "prefetch", deadline,
-                                       settings.poll_interval, console, settings.concurrency)
+        confirmed = list(result.tasks)
+        result.tasks = confirmed + wait_for_tasks(
+            api, result.prefetch_batches, "prefetch", deadline, settings.poll_interval,
+            console, settings.concurrency, on_final=result.tasks.append)
+
+
+def unconfirmed(result: RunResult) -> list[TaskState]:
+    """The accepted tasks that an interrupted wait had not seen finish: pending."""
+    known = {t.task_id for t in result.tasks}
+    return [TaskState(r.task_id, kind, "unknown", "the run was interrupted while waiting")
+            for kind, batches in (("refresh", result.batches),
+                                  ("prefetch", result.prefetch_batches))
+            for r in batches if r.outcome == "succeeded" and r.task_id not in known]
 
 
 def write_outputs(settings: Settings, console: Console, result: RunResult) -> None:
@@ -347,7 +392,7 @@ def finish(settings: Settings, console: Console, result: RunResult) -> int:
     if result.ok:
         pending = len(result.pending_task_ids)
         console.info(f"Done: {len(result.task_ids)} calls accepted, "
-                     f"task IDs {', '.join(result.task_ids)}"
+                     f"task IDs {', '.join(map(printable, result.task_ids))}"
                      + (f"; {pending} task{'s' if pending != 1 else ''} not confirmed finished "
                         "(pending-task-ids)." if pending else "."))
         return 0
@@ -355,16 +400,31 @@ def finish(settings: Settings, console: Console, result: RunResult) -> int:
     if result.failed:
         problems.append(f"{len(result.failed)} of "
                         f"{len(result.plan.files) + len(result.plan.dirs)} URLs were not "
-                        "refreshed; they are listed in the 'failed' output and the report")
+                        "refreshed (see the 'failed' output and the report)")
     if result.prefetch_failed:
-        problems.append(f"{len(result.prefetch_failed)} refreshed URLs were not prefetched; "
-                        "see prefetch_failed in the report")
-    message = "; ".join(problems) + "."
+        problems.append(f"{len(result.prefetch_failed)} refreshed URLs were not prefetched "
+                        "(see prefetch_failed in the report)")
+    message = "; ".join(problems) + ". " + why_failed(result)
     if settings.fail_on_error:
         console.error(message, title="jdcdn-action refresh failed")
         return 1
     console.warning(message + " (fail-on-error is false)", title="jdcdn-action refresh failed")
     return 0
+
+
+def why_failed(result: RunResult) -> str:
+    """The cause of the failures, for the final error line: the commonest one, and how
+    many of the failed calls it explains when there were several."""
+    causes = result.failure_causes().most_common()
+    if not causes:
+        return ""
+    cause, count = causes[0]
+    total = sum(n for _, n in causes)
+    if len(causes) == 1:
+        return f"Cause: {cause}."
+    others = len(causes) - 1
+    return (f"Commonest cause ({count} of {total} failed calls): {cause}; "
+            f"{_count(others, 'other cause')} in the log.")
 
 
 def _plan_sentence(plan: UrlPlan, batch_count: int) -> str:

@@ -17,6 +17,14 @@ def clean_text(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def printable(text: str) -> str:
+    """Text from a server kept whole but on one line: control characters as ``\\uXXXX``.
+    (Task IDs: JD may return any string, and it is shown exactly enough to look up.)"""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+
+
 def escape_data(text: str) -> str:
     """Escape a workflow command's message, as actions/toolkit does."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

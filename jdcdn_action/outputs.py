@@ -51,8 +51,22 @@ def write_github_outputs(path: str, values: dict[str, str]) -> None:
         handle.write(format_github_outputs(values))
 
 
+# Characters a task ID keeps as-is in a dotenv line: anything else (a comma that would
+# split the list, a newline or quote that would start another variable) is %-encoded.
+DOTENV_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                        "-_.:/+=@")
+
+
+def dotenv_id(task_id: str) -> str:
+    """A task ID for ``KEY=value`` lines: ordinary IDs unchanged, others %-encoded UTF-8."""
+    if all(ch in DOTENV_SAFE for ch in task_id):
+        return task_id
+    return "".join(ch if ch in DOTENV_SAFE else "".join(f"%{b:02X}" for b in ch.encode())
+                   for ch in task_id)
+
+
 def dotenv_values(result: RunResult) -> dict[str, str]:
-    task_ids = result.task_ids
+    task_ids = [dotenv_id(task_id) for task_id in result.task_ids]
     values = {
         "JDCDN_TASK_IDS": ",".join(task_ids),
         "JDCDN_TASK_ID": task_ids[0] if task_ids else "",
@@ -62,14 +76,14 @@ def dotenv_values(result: RunResult) -> dict[str, str]:
         "JDCDN_FAILED_COUNT": str(len(result.failed)),
     }
     if result.pending_task_ids:
-        values["JDCDN_PENDING_TASK_IDS"] = ",".join(result.pending_task_ids)
+        values["JDCDN_PENDING_TASK_IDS"] = ",".join(map(dotenv_id, result.pending_task_ids))
     if result.prefetch_task_ids:
-        values["JDCDN_PREFETCH_TASK_IDS"] = ",".join(result.prefetch_task_ids)
+        values["JDCDN_PREFETCH_TASK_IDS"] = ",".join(map(dotenv_id, result.prefetch_task_ids))
     return values
 
 
 def format_dotenv(values: dict[str, str]) -> str:
-    """``KEY=value`` lines; task IDs hold no spaces or newlines (client.task_id_from)."""
+    """``KEY=value`` lines; values hold no spaces, quotes or newlines (``dotenv_id``)."""
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 

@@ -6,6 +6,7 @@ so a URL is either under a task ID or in ``failed``: nothing is lost in between.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +23,7 @@ class BatchResult:
     task_id: str = ""
     attempts: int = 0
     error: str = ""
+    cause: str = ""  # the error without one attempt's details, to count causes by
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,20 @@ class RunResult:
         bad = {t.task_id for t in self.tasks if t.kind == "prefetch" and t.state == "failed"}
         return [u for r in self.prefetch_batches
                 if r.outcome == "failed" or r.task_id in bad for u in r.batch.instances]
+
+    def failure_causes(self) -> Counter[str]:
+        """Why batches failed, commonest first: the call's cause, or the task's end."""
+        failed_tasks = {t.task_id: t for t in self.tasks if t.state == "failed"}
+        causes: Counter[str] = Counter()
+        for result in [*self.failed_batches, *(r for r in self.prefetch_batches
+                                               if r.outcome == "failed"
+                                               or r.task_id in failed_tasks)]:
+            if result.outcome == "failed":
+                causes[result.cause or result.error or "unknown"] += 1
+            else:
+                detail = failed_tasks[result.task_id].detail
+                causes["JD reports the task failed" + (f" ({detail})" if detail else "")] += 1
+        return causes
 
     @property
     def ok(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jdcdn_action.console import printable
 from jdcdn_action.results import BatchResult, RunResult
 
 SUMMARY_LIMIT = 1024 * 1024
@@ -9,8 +10,9 @@ URL_BUDGET = 700 * 1024  # room left for the URL lists after the tables
 
 
 def _code(text: str) -> str:
-    # URLs are percent-encoded, so they hold no backtick, pipe or angle bracket.
-    return f"`{text}`"
+    # URLs are percent-encoded; task IDs may hold anything, so nothing can end the code
+    # span or the table cell early.
+    return "`" + summary_cell(printable(text).replace("`", "'")) + "`"
 
 
 def render_summary(result: RunResult) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
-from jdcdn_action.console import Console, clean_text
+from jdcdn_action.console import Console, clean_text, printable
 from jdcdn_action.results import BatchResult, TaskState
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def query_extractor(task_id: str) -> Callable[[dict[str, Any]], tuple[int, str] 
         if isinstance(status, bool) or status not in STATES:
             return None
         answered = data.get("taskid")
-        if answered not in (None, "") and str(answered).strip() != task_id:
+        if answered not in (None, "") and str(answered) != task_id:
             return None
         return status, clean_text(str(data.get("msg") or ""))
 
@@ -101,11 +101,14 @@ def wait_for_tasks(
     console: Console,
     concurrency: int = 4,
     heartbeat: float = HEARTBEAT,
+    on_final: Callable[[TaskState], None] = lambda _state: None,
 ) -> list[TaskState]:
     """Poll the tasks of ``submitted`` (succeeded batches) until all finish or time is up.
 
     Returns one TaskState per task, in batch order. Logs one line per change of state and
-    a line at least every ``heartbeat`` seconds while nothing changes.
+    a line at least every ``heartbeat`` seconds while nothing changes. ``on_final`` hears
+    of each task as soon as it has finished, so an interrupted wait still knows which
+    tasks were confirmed.
     """
     batches = {r.task_id: r for r in submitted if r.outcome == "succeeded" and r.task_id}
     if not batches:
@@ -121,7 +124,8 @@ def wait_for_tasks(
     def label(task_id: str) -> str:
         batch = batches[task_id].batch
         what = "directories" if batch.type == "dir" else "URLs"
-        return f"{kind} task {task_id} (batch {batch.index}, {len(batch.instances)} {what})"
+        return (f"{kind} task {printable(task_id)} (batch {batch.index}, "
+                f"{len(batch.instances)} {what})")
 
     def poll(task_id: str) -> TaskState:
         try:
@@ -158,10 +162,11 @@ def wait_for_tasks(
             round_started = clock()
             for state in pool.map(poll, open_ids):
                 task_id = state.task_id
-                if state.state == "running":
-                    states[task_id] = state
-                    continue
                 states[task_id] = state
+                if state.state == "running":
+                    continue
+                if state.state != "unknown":
+                    on_final(state)
                 took = _seconds(clock() - started)
                 detail = f" ({state.detail})" if state.detail else ""
                 if state.state == "succeeded":
@@ -181,7 +186,8 @@ def wait_for_tasks(
     if open_ids:
         console.warning(
             f"wait-timeout ran out after {_seconds(clock() - started)} with "
-            f"{_count(len(open_ids), kind + ' task')} still running: {', '.join(open_ids)}; "
+            f"{_count(len(open_ids), kind + ' task')} still running: "
+            f"{', '.join(map(printable, open_ids))}; "
             "they are in pending-task-ids (JD usually finishes them anyway).",
             title="jdcdn-action stopped waiting")
     tally = {name: sum(1 for s in states.values() if s.state == name)

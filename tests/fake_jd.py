@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,7 +40,8 @@ class Fault:
 
     kind: "http" (status ``code``, ``headers``, ``body``), "jd" (JD ``status``),
     "html" (200 with an HTML page), "sleep" (wait ``seconds`` then answer normally),
-    "reset" (close the connection without an answer).
+    "reset" (close the connection without an answer), "trickle" (a 200 whose body comes
+    one byte every ``seconds``, ``code`` bytes in all: each read is quick, the whole slow).
     """
 
     kind: str
@@ -91,6 +93,7 @@ class FakeJd:
         self.task_script: dict[str, tuple[int, int]] = {}  # by kind: (polls, final status)
         self.fail_instances: set[str] = set()  # URLs whose tasks end failed
         self.slow_instances: dict[str, int] = {}  # URL -> polls its tasks stay in progress
+        self.task_id_factory: Callable[[], str] = lambda: str(uuid.uuid4())  # JD's IDs: any
         self.lock = threading.Lock()
         self.die_after: int | None = None  # after this many requests, act as a dead host
         self.dead = False
@@ -237,7 +240,7 @@ class FakeJd:
         if any(u in self.fail_instances for u in instances):
             final = 2
         polls = max([polls] + [self.slow_instances.get(u, 0) for u in instances])
-        task = Task(str(uuid.uuid4()), kind, list(instances), polls, final)
+        task = Task(self.task_id_factory(), kind, list(instances), polls, final)
         with self.lock:
             self.tasks[task.task_id] = task
         return task.task_id
@@ -305,11 +308,28 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault.kind == "jd":
                 call.answer = {"status": fault.status, "msg": "scripted"}
                 return self._send(200, json.dumps(call.answer))
+            elif fault.kind == "trickle":
+                call.answer = "trickle"
+                return self._trickle(fault.code, fault.seconds)
         if body is None:
             call.answer = {"status": 2, "msg": "parameters missing (not a JSON body)"}
         else:
             call.answer = fake.answer(self.path, body)
         self._send(200, json.dumps(call.answer))
+
+    def _trickle(self, size: int, every: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        deadline = time.monotonic() + 60  # bounded: the test server stops by itself
+        with contextlib.suppress(OSError):
+            for _ in range(size):
+                if time.monotonic() > deadline or self.fake.server is None:
+                    break
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(every)
 
     def _reset(self) -> None:
         """Drop the connection with a TCP reset (SO_LINGER 0), no answer."""

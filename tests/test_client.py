@@ -178,8 +178,10 @@ def test_status_7_with_same_dates_stops_at_once():
 @pytest.mark.parametrize("value, expected", [
     ("93820486-226d-459b-b33f-5124b566cab7", "93820486-226d-459b-b33f-5124b566cab7"),
     (12345, "12345"),
-    ("", None), (None, None), (True, None),
-    ("::error::x", None), ("a b", None), ("x\ny", None), ("中", None), ("a" * 200, None),
+    ("", None), (None, None), (True, None), ("  ", None), ("a" * 257, None),
+    # The API documents no format: anything else is JD's ID, made harmless where printed.
+    ("2024/11/28:Zm9v+YmFy=", "2024/11/28:Zm9v+YmFy="), ("::error::x", "::error::x"),
+    ("a b", "a b"), ("x\ny", "x\ny"), ("中", "中"), ("a" * 256, "a" * 256),
 ])
 def test_task_id_validation(value, expected):
     assert task_id_from({"taskid": value}) == expected
