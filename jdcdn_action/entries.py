@@ -53,31 +53,93 @@ def check_entry_text(text: str, origin: str) -> str:
     return text
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines end at ``\\n`` or ``\\r\\n`` only: ``str.splitlines`` would also split a file
+    name at U+2028, U+0085 or a form feed, turning one name into two wrong URLs."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+# A line that starts a YAML mapping key ("files:", "dirs: [a]", "{files: ...}"), as
+# opposed to a site path, which has no ": " or trailing ":" before its first "/".
+MAPPING_LINE = re.compile(r"^[^\s#\-\[][^:/]*:(\s|$)")
+SHAPES = ("write one entry per line, a YAML list ('- a.html' lines, or [a.html, b.html]), "
+          "or a mapping with 'files:' and/or 'dirs:' lists")
+
+
 def parse_paths(text: str, origin: str = "paths") -> list[Entry]:
-    """``paths``: one entry per line, or a YAML flow (``[a, b]``) or block (``- a``) list."""
+    """``paths``: exactly what a paths-file holds (a YAML list, or a ``files``/``dirs``
+    mapping), or plain text with one entry per line.
+
+    Text that is neither (list items mixed with plain lines, a mapping with other keys)
+    is refused: guessing would turn ``files:`` or ``- a.html`` into URLs.
+    """
     stripped = text.strip()
     if not stripped:
         return []
-    lines = [line.strip() for line in stripped.splitlines()]
-    looks_like_block = all(
-        not line or line.startswith("#") or line == "-" or line.startswith("- ")
-        for line in lines
-    )
-    looks_like_flow = stripped.startswith("[") and stripped.endswith("]")
-    if looks_like_block or looks_like_flow:
-        return entries_from_yaml(load_yaml(stripped, origin), origin)
-    return [
-        Entry(check_entry_text(line, origin), origin)
-        for line in lines
-        if line and not line.startswith("#")
-    ]
+    lines = [line.strip() for line in split_lines(stripped)]
+    content = [line for line in lines if line and not line.startswith("#")]
+    items = [line == "-" or line.startswith("- ") for line in content]
+    if (stripped.startswith("[") and stripped.endswith("]")) or (items and all(items)):
+        data = load_yaml(stripped, origin)
+        if not isinstance(data, list):
+            raise InputError(f"{origin}: this looks like a YAML list but is "
+                             f"{_yaml_type(data)}; {SHAPES}.")
+        return entries_from_yaml(data, origin)
+    mapping = any(MAPPING_LINE.match(line) for line in content)
+    if any(items) and not mapping:
+        raise InputError(f"{origin}: cannot tell what this is ('- item' lines are mixed "
+                         f"with plain lines); {SHAPES}.")
+    if mapping:
+        data = load_yaml(stripped, origin)
+        if isinstance(data, dict):
+            return entries_from_yaml(data, origin)
+        raise InputError(f"{origin}: cannot tell what this is (a line looks like a YAML key "
+                         f"but the text is not a mapping); {SHAPES}.")
+    return [Entry(check_entry_text(line, origin), origin) for line in content]
+
+
+def _yaml_loader() -> type:
+    """libyaml's C loader where PyYAML has it (about 10x faster on a large paths file),
+    the pure one otherwise; both refuse a key given twice, which YAML itself would let
+    the second silently replace the first."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):  # type: ignore[valid-type, misc]
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, str | int | float | bool) and key in seen:
+                    mark = key_node.start_mark
+                    raise InputError(f"the key {key!r} is given twice (line {mark.line + 1}); "
+                                     "merge the two lists into one.")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+# YAML reads these as line breaks inside a plain name, changing it silently.
+YAML_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 def load_yaml(text: str, origin: str) -> object:
     import yaml  # imported late: a run without YAML input starts faster
 
+    odd = YAML_BREAKS.search(text)
+    if odd:
+        raise InputError(f"{origin}: contains U+{ord(odd.group()):04X}, which YAML reads as a "
+                         "line break inside a name; write it as an escape in a "
+                         "double-quoted item (\"\\u2028\").")
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_yaml_loader())
+    except InputError as error:
+        raise InputError(f"{origin}: {error}") from None
+    except RecursionError:
+        raise InputError(f"{origin}: the YAML is nested too deeply; a paths list is a list "
+                         "of strings (or 'files'/'dirs' lists of strings).") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

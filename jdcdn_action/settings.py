@@ -187,7 +187,8 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         source_dir=raw["source-dir"],
         include=tuple(split_lines(raw["include"])),
         exclude=tuple(split_lines(raw["exclude"])),
-        index_files=tuple(parse_index_file(n) for n in split_lines(raw["index-files"])),
+        index_files=tuple(parse_index_file(n)
+                          for n in list_setting("index-files", raw["index-files"])),
         include_deleted=parse_bool("include-deleted", raw["include-deleted"]),
         type=kind,
         dir_threshold=parse_int("dir-threshold", raw["dir-threshold"], minimum=0),
@@ -230,8 +231,18 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
 
 
 def split_lines(text: str) -> list[str]:
-    """One item per line; blank lines and surrounding spaces dropped."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    """One item per line (lines end at ``\\n`` or ``\\r\\n`` only); blank lines and
+    surrounding spaces dropped."""
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def list_setting(name: str, text: str) -> list[str]:
+    """A list setting's items; the word ``none`` empties one whose default is not empty
+    (an empty value cannot: the first non-empty spelling, then the default, wins)."""
+    items = split_lines(text)
+    if SPEC[name][0] and [item.lower() for item in items] == ["none"]:
+        return []
+    return items
 
 
 def _is_true(value: str) -> bool:

@@ -40,18 +40,42 @@ def encode_site_path(path: str) -> str:
 
 
 def encode_absolute_url(url: str) -> str:
-    """Encode only what may not stand in a URL: spaces, controls, non-ASCII, bare ``%``."""
+    """Encode only what may not stand in a URL (spaces, controls, non-ASCII, a bare ``%``);
+    the scheme and host lower-cased, an international host in its IDNA (``xn--``) form,
+    so that one URL written two ways is one URL."""
     parts = urlsplit(url)
-    netloc = parts.netloc
-    if not netloc.isascii():
-        host = parts.hostname or ""
-        try:
-            ascii_host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise InputError(f"the URL {show(url)} has an invalid host name.") from None
-        netloc = netloc.replace(host, ascii_host)
-        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    host = parts.hostname or ""
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        raise InputError(f"the URL {show(url)} has an invalid host name.") from None
+    netloc = f"[{ascii_host}]" if ":" in ascii_host else ascii_host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    url = urlunsplit((parts.scheme.lower(), netloc.lower(), parts.path, parts.query,
+                      parts.fragment))
     return quote(BARE_PERCENT.sub("%25", url), safe=URL_SAFE)
+
+
+def check_absolute_url(text: str, origin: str) -> None:
+    """Refuse what the CDN cannot mean: user info, a bad port, no host, a fragment."""
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise InputError(f"{origin}: {show(text)} is not an http:// or https:// URL.")
+    if "@" in parts.netloc:
+        raise InputError(f"{origin}: the URL {show(text)} contains a user name or password "
+                         "(user@ or user:pw@); remove it: the CDN never sees one.")
+    if not parts.hostname:
+        raise InputError(f"{origin}: the URL {show(text)} has no host name.")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 and parts.netloc.rsplit("]", 1)[-1].count(":"):
+        raise InputError(f"{origin}: the URL {show(text)} has a port outside 1-65535.")
+    if parts.fragment:
+        raise InputError(f"{origin}: the URL {show(text)} has a #fragment, which is never "
+                         "sent to the CDN; remove it.")
 
 
 def normalise_site_path(text: str, origin: str) -> str:
@@ -79,21 +103,10 @@ def normalise_site_path(text: str, origin: str) -> str:
 
 
 def _absolute_url(entry: Entry) -> str:
-    parts = urlsplit(entry.text)
-    if parts.scheme.lower() not in {"http", "https"}:
-        raise InputError(
-            f"{entry.origin}: {show(entry.text)} is not an http:// or https:// URL."
-        )
-    if not parts.hostname:
-        raise InputError(f"{entry.origin}: the URL {show(entry.text)} has no host name.")
-    if parts.fragment:
-        raise InputError(
-            f"{entry.origin}: the URL {show(entry.text)} has a #fragment, which is never "
-            "sent to the CDN; remove it."
-        )
+    check_absolute_url(entry.text, entry.origin)
     url = encode_absolute_url(entry.text)
-    if not parts.path:
-        url += "/"
+    if not urlsplit(url).path:
+        url += "/"  # https://host is its home page, a file URL
     return url
 
 
@@ -113,9 +126,10 @@ def map_entries(
     index_names = frozenset(index_files)
     for entry in entries:
         kind = entry.kind or (type_ if type_ in ("file", "dir") else None)
+        written_dir = entry.text.endswith("/")  # only a trailing / as written makes a dir
         if not entry.repository_path and ABSOLUTE.match(entry.text):
             url = _absolute_url(entry)
-            kind = kind or ("dir" if url.endswith("/") else "file")
+            kind = kind or ("dir" if written_dir else "file")
             if kind == "dir":
                 if "?" in url:
                     raise InputError(
@@ -130,13 +144,18 @@ def map_entries(
                     if folder is not None:
                         files.add(folder)
             continue
+        if entry.text.startswith("//") and not entry.repository_path:
+            raise InputError(
+                f"{entry.origin}: {show(entry.text)} is a protocol-relative URL; write it "
+                "with https:// (or drop the leading // for a site path)."
+            )
         if not base_urls:
             raise InputError(
                 f"base-url is required for the site path {show(entry.text)} "
                 f"(from {entry.origin}): set base-url, or give absolute URLs."
             )
         path = normalise_site_path(entry.text, entry.origin)
-        kind = kind or ("dir" if path.endswith("/") or not path else "file")
+        kind = kind or ("dir" if written_dir else "file")
         encoded = encode_site_path(path)
         if kind == "dir":
             if encoded and not encoded.endswith("/"):

@@ -25,7 +25,7 @@ def test_non_string_item_refused():
 
 
 def test_malformed_yaml_names_setting_and_line():
-    with pytest.raises(InputError, match=r"^paths: malformed YAML at line 2"):
+    with pytest.raises(InputError, match=r"^paths: malformed YAML at line \d"):
         parse_paths("- a\n- [b\n")
 
 
