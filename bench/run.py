@@ -122,6 +122,33 @@ def bench_startup(repeat: int) -> list[dict]:
     return rows
 
 
+def bench_paths_file(paths: int) -> list[dict]:
+    """A large paths-file (one '- path' line each) until "over max-urls": the whole
+    command, as a user would run it, median of 3."""
+    work = tempfile.mkdtemp(prefix="jdcdn-bench-")
+    try:
+        path = Path(work, "paths.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            for i in range(paths):
+                handle.write(f"- assets/dir{i % 500:03d}/file-{i:07d}.js\n")
+        argv = [sys.executable, "-m", "jdcdn_action", "--dry-run", "--base-url",
+                "https://www.example.com/", "--paths-file", str(path)]
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            done = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=120,
+                                  env=os.environ | {"PYTHONPATH": str(ROOT)})
+            times.append(time.perf_counter() - start)
+            assert done.returncode == 2 and "max-urls" in done.stderr, done.stderr
+        import yaml
+
+        return [{"paths": paths, "mb": round(path.stat().st_size / 1e6, 1),
+                 "seconds": round(statistics.median(times), 3),
+                 "libyaml": bool(getattr(yaml, "__with_libyaml__", False))}]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def bench_git(files: int) -> list[dict]:
     """git-diff: range resolution and file listing for one commit touching ``files``."""
     try:
@@ -179,17 +206,19 @@ def main() -> int:
                         help="where to write the results")
     args = parser.parse_args()
     if args.smoke:
-        sizes, urls, latencies, concurrencies, repeat, git_files = \
-            [100, 1000], 300, [0.01], [1, 4], 2, 50
+        sizes, urls, latencies, concurrencies, repeat, git_files, paths_file = \
+            [100, 1000], 300, [0.01], [1, 4], 2, 50, 3000
     else:
-        sizes, urls, latencies, concurrencies, repeat, git_files = \
-            [1_000, 10_000, 100_000, 1_000_000], 2000, [0.1, 0.3], [1, 4, 8], 15, 50_000
+        sizes, urls, latencies, concurrencies, repeat, git_files, paths_file = \
+            [1_000, 10_000, 100_000, 1_000_000], 2000, [0.1, 0.3], [1, 4, 8], 15, 50_000, \
+            320_000
     results = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count()},
         "date": time.strftime("%Y-%m-%d"),
         "smoke": args.smoke,
         "planning": bench_planning(sizes),
+        "paths_file": bench_paths_file(paths_file),
         "calls": bench_calls(urls, latencies, concurrencies),
         "startup": bench_startup(repeat),
         "git_diff": bench_git(git_files),
@@ -197,6 +226,7 @@ def main() -> int:
     print(f"jdcdn-action benchmark, {results['date']}, Python {results['machine']['python']}, "
           f"{results['machine']['cpus']} CPUs")
     print(table("Planning (entries -> URLs -> batches)", results["planning"]))
+    print(table("A large paths-file, to the max-urls refusal", results["paths_file"]))
     print(table("Calls against the fake server", results["calls"]))
     print(table("Start-up (median)", results["startup"]))
     print(table("git-diff listing", results["git_diff"]))
