@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from jdcdn_action.console import count
 from jdcdn_action.urls import UrlPlan
 
 
@@ -134,22 +135,20 @@ def describe(collapsed: Collapsed, threshold: int) -> list[str]:
     lines = []
     if collapsed.folders:
         lines.append(
-            f"dir-threshold {threshold}: {_count(len(collapsed.folders), 'folder')} refreshed "
+            f"dir-threshold {threshold}: {count(len(collapsed.folders), 'folder')} refreshed "
             f"as {'a directory' if len(collapsed.folders) == 1 else 'directories'}: "
             f"{collapsed.urls_saved} file URLs saved, "
-            f"{_count(collapsed.dirs_added, 'directory', 'directories')} used.")
+            f"{count(collapsed.dirs_added, 'directory', 'directories')} used.")
         for c in collapsed.folders:
             covered = "" if c.new_dir else ", inside a planned directory"
-            lines.append(f"  {c.folder} (instead of {_count(c.files, 'file URL')}{covered})")
+            lines.append(f"  {c.folder} (instead of {count(c.files, 'file URL')}{covered})")
     if collapsed.no_room:
         shown = ", ".join(collapsed.no_room[:10])
         more = f" and {len(collapsed.no_room) - 10} more" if len(collapsed.no_room) > 10 else ""
         lines.append(
             f"dir-threshold {threshold}: max-dirs left no room for "
-            f"{_count(len(collapsed.no_room), 'more folder')}; their files stay file URLs: "
+            f"{count(len(collapsed.no_room), 'more folder')}; their files stay file URLs: "
             f"{shown}{more}.")
     return lines
 
 
-def _count(number: int, singular: str, plural: str = "") -> str:
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from jdcdn_action import budget
 from jdcdn_action import entries as entries_mod
 from jdcdn_action import settings as settings_mod
-from jdcdn_action.console import Console, printable
+from jdcdn_action.console import Console, count, printable
 from jdcdn_action.exceptions import BudgetError, InputError, JdcdnError
 from jdcdn_action.outputs import (
     DOTENV_LIMIT,
@@ -154,7 +154,7 @@ def run(settings: Settings, console: Console) -> int:
             result.notes.append("The run was interrupted while "
                                 f"{'sending' if isinstance(stop, Interrupted) else 'waiting'}.")
             write_outputs(settings, console, result)
-            console.error(f"interrupted: {len(result.failed)} URLs not confirmed sent are "
+            console.error(f"interrupted: {count(len(result.failed), 'URL')} not confirmed sent are "
                           "in the 'failed' output and the report.", title="jdcdn-action")
             return 130
         finally:
@@ -228,9 +228,9 @@ def check_budget(plan: UrlPlan, settings: Settings,
     """
     urls = len(plan.files) * (2 if settings.prefetch else 1)
     if settings.max_urls and urls > settings.max_urls:
-        counted = (f"{len(plan.files)} file URLs, {urls} with prefetch (each URL is "
+        counted = (f"{count(len(plan.files), 'file URL')}, {urls} with prefetch (each URL is "
                    "refreshed and prefetched)" if settings.prefetch
-                   else f"{len(plan.files)} file URLs")
+                   else count(len(plan.files), "file URL"))
         if collapsed is not None and collapsed.folders:
             counted += f" after dir-threshold saved {collapsed.urls_saved}"
         helps = ["narrow paths/include/exclude"]
@@ -252,7 +252,8 @@ def check_budget(plan: UrlPlan, settings: Settings,
         )
     if settings.max_dirs and len(plan.dirs) > settings.max_dirs:
         raise BudgetError(
-            f"max-dirs: the plan has {len(plan.dirs)} directories, over the limit of "
+            f"max-dirs: the plan has {count(len(plan.dirs), 'directory', 'directories')}, "
+            "over the limit of "
             f"{settings.max_dirs} (JD's daily quota is 50); nothing was sent. List fewer "
             "directories or raise max-dirs."
         )
@@ -290,8 +291,10 @@ def send(settings: Settings, console: Console, api: JdApi, batches: list,
     name = "batch" if kind == "refresh" else f"{kind} batch"
 
     def done(result: BatchResult) -> None:
-        what = f"{name} {result.batch.index}/{total} ({len(result.batch.instances)} " \
-               f"{'URLs' if result.batch.type == 'file' else 'directories'})"
+        size = len(result.batch.instances)
+        what = f"{name} {result.batch.index}/{total} (" + (
+            count(size, "URL") if result.batch.type == "file"
+            else count(size, "directory", "directories")) + ")"
         tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
         if result.outcome == "succeeded":
             console.info(f"{what}: task {printable(result.task_id)}{tries}")
@@ -330,8 +333,8 @@ def follow_up(settings: Settings, console: Console, api: JdApi, deadline: Deadli
     if not urls:
         return
     batches = plan_prefetch(urls)
-    console.info(f"Prefetching {len(urls)} file URLs in {len(batches)} "
-                 f"call{'s' if len(batches) != 1 else ''}.")
+    console.info(f"Prefetching {count(len(urls), 'file URL')} in "
+                 f"{count(len(batches), 'call')}.")
     from jdcdn_action.calls import Interrupted
 
     try:
@@ -391,19 +394,23 @@ def finish(settings: Settings, console: Console, result: RunResult) -> int:
         return 0
     if result.ok:
         pending = len(result.pending_task_ids)
-        console.info(f"Done: {len(result.task_ids)} calls accepted, "
-                     f"task IDs {', '.join(map(printable, result.task_ids))}"
+        ids = len(result.task_ids)
+        console.info(f"Done: {count(ids, 'call')} accepted, task ID{'s' if ids != 1 else ''} "
+                     f"{', '.join(map(printable, result.task_ids))}"
                      + (f"; {pending} task{'s' if pending != 1 else ''} not confirmed finished "
                         "(pending-task-ids)." if pending else "."))
         return 0
     problems = []
     if result.failed:
-        problems.append(f"{len(result.failed)} of "
-                        f"{len(result.plan.files) + len(result.plan.dirs)} URLs were not "
-                        "refreshed (see the 'failed' output and the report)")
+        planned = len(result.plan.files) + len(result.plan.dirs)
+        problems.append(f"{len(result.failed)} of {count(planned, 'URL')} "
+                        f"{'was' if len(result.failed) == 1 else 'were'} not refreshed (see the "
+                        "'failed' output and the report)")
     if result.prefetch_failed:
-        problems.append(f"{len(result.prefetch_failed)} refreshed URLs were not prefetched "
-                        "(see prefetch_failed in the report)")
+        missed = len(result.prefetch_failed)
+        problems.append(f"{count(missed, 'refreshed URL')} "
+                        f"{'was' if missed == 1 else 'were'} not prefetched (see "
+                        "prefetch_failed in the report)")
     message = "; ".join(problems) + ". " + why_failed(result)
     if settings.fail_on_error:
         console.error(message, title="jdcdn-action refresh failed")
@@ -418,23 +425,21 @@ def why_failed(result: RunResult) -> str:
     causes = result.failure_causes().most_common()
     if not causes:
         return ""
-    cause, count = causes[0]
+    cause, number = causes[0]
     total = sum(n for _, n in causes)
     if len(causes) == 1:
         return f"Cause: {cause}."
     others = len(causes) - 1
-    return (f"Commonest cause ({count} of {total} failed calls): {cause}; "
-            f"{_count(others, 'other cause')} in the log.")
+    return (f"Commonest cause ({number} of {total} failed calls): {cause}; "
+            f"{count(others, 'other cause')} in the log.")
 
 
 def _plan_sentence(plan: UrlPlan, batch_count: int) -> str:
-    return (f"{_count(len(plan.files), 'file URL')} and "
-            f"{_count(len(plan.dirs), 'directory', 'directories')} "
-            f"in {_count(batch_count, 'call')}")
+    return (f"{count(len(plan.files), 'file URL')} and "
+            f"{count(len(plan.dirs), 'directory', 'directories')} "
+            f"in {count(batch_count, 'call')}")
 
 
-def _count(number: int, one: str, many: str = "") -> str:
-    return f"{number} {one if number == 1 else many or one + 's'}"
 
 
 def _print_plan(console: Console, batches: list) -> None:

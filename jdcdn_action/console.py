@@ -25,6 +25,11 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
 
 
+def count(number: int, one: str, many: str = "") -> str:
+    """``1 call``, ``2 calls``, ``1 directory``, ``3 directories``."""
+    return f"{number} {one if number == 1 else many or one + 's'}"
+
+
 def escape_data(text: str) -> str:
     """Escape a workflow command's message, as actions/toolkit does."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -9,6 +9,7 @@ of 2000 URLs as refreshes and works only for nodes in mainland China.
 
 from __future__ import annotations
 
+from jdcdn_action.console import count
 from jdcdn_action.planning import Batch
 from jdcdn_action.results import RunResult
 
@@ -36,10 +37,12 @@ def prefetch_notes(result: RunResult, urls: list[str], left_out: list[str]) -> l
     """What the log and the summary say about what is not warmed, and why."""
     notes = []
     if result.plan.dirs:
-        notes.append(f"prefetch: the {len(result.plan.dirs)} directories are not prefetched "
-                     "(JD prefetches file URLs only).")
+        dirs = count(len(result.plan.dirs), "directory", "directories")
+        notes.append(f"prefetch: {dirs} {'is' if dirs.startswith('1 ') else 'are'} not "
+                     "prefetched (JD prefetches file URLs only).")
     if left_out:
-        notes.append(f"prefetch: {len(left_out)} file URLs are not prefetched because their "
+        notes.append(f"prefetch: {count(len(left_out), 'file URL')} "
+                     f"{'is' if len(left_out) == 1 else 'are'} not prefetched because the "
                      "refresh failed or did not finish.")
     if not urls:
         notes.append("prefetch: no refreshed file URL to warm.")

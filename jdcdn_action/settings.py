@@ -53,6 +53,41 @@ SPEC: dict[str, tuple[str, str]] = {
     "report-file": ("", "str"),
 }
 
+# One line of --help per setting; the README's Settings table says more.
+HELP: dict[str, str] = {
+    "username": "legacy API: JD user name (pin)",
+    "secret-key": "legacy API: the SecretKey agreed with JD (pass it from a secret)",
+    "base-url": "a public base URL, e.g. https://www.example.com/; repeat for several",
+    "paths": "entries to refresh: one per line, or a YAML list or files/dirs mapping; "
+             "repeat to add",
+    "paths-file": "a YAML file: a list of entries, or a mapping with files and/or dirs",
+    "git-diff": "also refresh the files changed by the push, pull request or pipeline",
+    "git-base": "base commit-ish for git-diff (overrides the event)",
+    "git-head": "head commit-ish for git-diff (default: the event's head, else HEAD)",
+    "source-dir": "the repository folder served at base-url (e.g. public, dist)",
+    "include": "glob of changed files to keep (** crosses folders); repeat for several",
+    "exclude": "glob of changed files to drop; repeat for several",
+    "index-files": "file names served for a folder URL; repeat for several; none: off",
+    "include-deleted": "refresh files the diff deletes",
+    "type": "auto (a trailing / is a directory), file or dir",
+    "dir-threshold": "refresh a folder as a directory when more of its files changed; "
+                     "0: never",
+    "max-urls": "refuse a run with more file URLs than this (JD: 2000 a day); 0: no limit",
+    "max-dirs": "refuse a run with more directories than this (JD: 50 a day); 0: no limit",
+    "dry-run": "plan, print and set outputs, but send nothing",
+    "fail-on-error": "exit 1 when a call failed (--no-fail-on-error: report, exit 0)",
+    "api-endpoint": "the API's origin",
+    "timeout": "seconds for one whole HTTP request, connect to last byte",
+    "max-attempts": "attempts per call for transient failures",
+    "concurrency": "calls in flight at once",
+    "signature-timezone": "timezone of the signature's date: +HH:MM or an IANA name",
+    "wait": "poll each task until it succeeds or fails",
+    "wait-timeout": "seconds to wait in all",
+    "poll-interval": "seconds between polls",
+    "prefetch": "after the refresh, warm the refreshed file URLs",
+    "report-file": "where to write the JSON report (default: $RUNNER_TEMP/jdcdn-report.json)",
+}
+
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
 LOOPBACK_NAMES = {"localhost"}
@@ -121,18 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="site paths or absolute URLs to refresh (added to --paths)")
     for name, (default, kind) in SPEC.items():
         dest = name.replace("-", "_")
+        shown = f" (default: {default})" if default else ""
         if kind == "bool":
             group = parser.add_mutually_exclusive_group()
             group.add_argument(f"--{name}", dest=dest, action="store_const", const="true",
-                               help=f"(default: {default})")
+                               help=HELP[name] + shown)
             group.add_argument(f"--no-{name}", dest=dest, action="store_const", const="false",
-                               help=argparse.SUPPRESS)
-        elif kind == "list":
+                               help=f"the opposite of --{name}")
+        elif kind == "list" or name == "paths":
+            # Repeated, the values add up: one item (or paths text) per flag.
             parser.add_argument(f"--{name}", dest=dest, action="append", metavar="VALUE",
-                                help="repeat for several values")
+                                help=HELP[name] + shown)
         else:
-            shown = f" (default: {default})" if default else ""
-            parser.add_argument(f"--{name}", dest=dest, metavar="VALUE", help=shown or None)
+            parser.add_argument(f"--{name}", dest=dest, metavar="VALUE",
+                                help=HELP[name] + shown)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and call details")
     parser.add_argument("--version", action="version", version=f"jdcdn-refresh {__version__}")
     return parser
@@ -220,14 +257,17 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         for name, value in (("username", settings.username),
                             ("secret-key", settings.secret_key)):
             if not value:
-                raise InputError(
-                    f"{name} is required: set the input '{name}' (or JDCDN_"
-                    f"{name.upper().replace('-', '_')}), from a secret for secret-key."
-                )
+                raise InputError(f"{name} is required: set {spellings(name)}"
+                                 + (" (from a secret)." if name == "secret-key" else "."))
     if any(ch in settings.username for ch in "\r\n\t") or any(
             ch in settings.secret_key for ch in "\r\n"):
         raise InputError("username and secret-key must be one line each: check the secrets.")
     return settings
+
+
+def spellings(name: str) -> str:
+    """The three ways to give a setting, for messages."""
+    return f"--{name}, INPUT_{name.upper()} or JDCDN_{name.upper().replace('-', '_')}"
 
 
 def split_lines(text: str) -> list[str]:

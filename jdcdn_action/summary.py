@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jdcdn_action.console import printable
+from jdcdn_action.console import count, printable
 from jdcdn_action.results import BatchResult, RunResult
 
 SUMMARY_LIMIT = 1024 * 1024
@@ -29,15 +29,16 @@ def render_summary(result: RunResult) -> str:
     elif result.ok:
         headline = "Refresh submitted"
     elif not result.failed:
-        headline = f"Prefetch failed for {len(result.prefetch_failed)} URLs"
+        headline = f"Prefetch failed for {count(len(result.prefetch_failed), 'URL')}"
     else:
         headline = f"Refresh failed for {len(result.failed)} of " \
-                   f"{len(plan.files) + len(plan.dirs)} URLs"
+                   f"{count(len(plan.files) + len(plan.dirs), 'URL')}"
     lines = [
         f"## JD Cloud CDN: {headline}",
         "",
-        f"{len(plan.files)} file URLs and {len(plan.dirs)} directories in "
-        f"{len(result.batches)} calls.",
+        f"{count(len(plan.files), 'file URL')} and "
+        f"{count(len(plan.dirs), 'directory', 'directories')} in "
+        f"{count(len(result.batches), 'call')}.",
         "",
     ]
     states = {t.task_id: t.state for t in result.tasks}

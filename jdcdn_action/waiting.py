@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
-from jdcdn_action.console import Console, clean_text, printable
+from jdcdn_action.console import Console, clean_text, count, printable
 from jdcdn_action.results import BatchResult, TaskState
 
 if TYPE_CHECKING:
@@ -142,11 +142,11 @@ def wait_for_tasks(
         return TaskState(task_id, kind, STATES[status], message)  # type: ignore[arg-type]
 
     def heartbeat_line() -> None:
-        console.info(f"Still waiting for {len(open_ids)} of {_count(len(batches), kind + ' task')}"
+        console.info(f"Still waiting for {len(open_ids)} of {count(len(batches), kind + ' task')}"
                      f" ({_seconds(clock() - started)} so far, {_seconds(end - clock())} left "
                      "of wait-timeout).")
 
-    console.info(f"Waiting for {_count(len(batches), kind + ' task')} (every "
+    console.info(f"Waiting for {count(len(batches), kind + ' task')} (every "
                  f"{_seconds(interval)}, for at most {_seconds(deadline.remaining())}).")
     next_poll = started + interval
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(batches))),
@@ -186,7 +186,7 @@ def wait_for_tasks(
     if open_ids:
         console.warning(
             f"wait-timeout ran out after {_seconds(clock() - started)} with "
-            f"{_count(len(open_ids), kind + ' task')} still running: "
+            f"{count(len(open_ids), kind + ' task')} still running: "
             f"{', '.join(map(printable, open_ids))}; "
             "they are in pending-task-ids (JD usually finishes them anyway).",
             title="jdcdn-action stopped waiting")
@@ -198,8 +198,6 @@ def wait_for_tasks(
     return list(states.values())
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _seconds(value: float) -> str:

@@ -189,3 +189,40 @@ def test_github_summary_says_why_the_step_failed(run_cli, fake_jd, jd_env):
     assert run.code == 2
     assert run.summary.startswith("## JD Cloud CDN: not run")
     assert "base-url: 'ftp://x/' must start with http:// or https://" in run.summary
+
+
+def test_help_lists_every_setting_with_a_description_and_both_boolean_forms():
+    from jdcdn_action.settings import SPEC, build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    for name, (_default, kind) in SPEC.items():
+        assert f"--{name} " in text, name
+        if kind == "bool":
+            assert f"--no-{name} the opposite of --{name}" in text, name
+    flags = [a for a in build_parser()._actions if a.option_strings]
+    assert all(a.help for a in flags), [a.option_strings for a in flags if not a.help]
+
+
+def test_a_repeated_list_flag_adds_up(run_cli, fake_jd, jd_env):
+    run = run_cli(["--paths", "a.css", "--paths", "b.css", "--base-url",
+                   "https://www.example.com/", "--base-url", "https://cdn.example.com/x/"],
+                  env=jd_env | {"JDCDN_BASE_URL": ""}, github=True)
+    assert run.code == 0, run.log
+    assert run.json_output("urls") == [
+        "https://cdn.example.com/x/a.css", "https://cdn.example.com/x/b.css",
+        "https://www.example.com/a.css", "https://www.example.com/b.css"]
+
+
+def test_a_missing_credential_names_every_spelling(run_cli, fake_jd, jd_env):
+    run = run_cli(env=jd_env | {"JDCDN_USERNAME": ""})
+    assert run.code == 2
+    assert "username is required: set --username, INPUT_USERNAME or JDCDN_USERNAME" \
+        in run.stderr
+
+
+def test_counts_in_messages_are_singular_for_one(run_cli, fake_jd, jd_env):
+    run = run_cli(["--dry-run"], env=jd_env | {"JDCDN_PATHS": "a.css\nd/"})
+    assert "1 file URL and 1 directory in 2 calls" in run.stdout
+    run = run_cli(env=jd_env | {"JDCDN_PATHS": "a.css"})
+    assert "batch 1/1 (1 URL): task" in run.stdout
+    assert "Done: 1 call accepted, task ID " in run.stdout

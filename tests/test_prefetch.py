@@ -90,7 +90,7 @@ def test_failed_refresh_is_not_prefetched(run_cli, fake_jd, jd_env):
     prefetched = {u for urls in fake_jd.prefetched() for u in urls}
     assert prefetched == {url(p) for p in files(100, "a")}
     assert run.json_output("failed") == [url(p) for p in files(10, "b")]
-    assert "prefetch: 10 file URLs are not prefetched because their refresh failed" \
+    assert "prefetch: 10 file URLs are not prefetched because the refresh failed" \
         in run.stdout
 
 
@@ -123,8 +123,8 @@ def test_a_failed_prefetch_call_fails_the_run(run_cli, fake_jd, jd_env, fail_on_
     assert run.json_output("failed") == []  # the refresh itself went through
     assert run.json_output("prefetch-task-ids") == []
     assert run.report["prefetch_failed"] == [url("a.css")]
-    assert "1 refreshed URLs were not prefetched" in run.log
-    assert "Prefetch failed for 1 URLs" in run.summary
+    assert "1 refreshed URL was not prefetched" in run.log
+    assert "Prefetch failed for 1 URL" in run.summary
 
 
 def test_a_failed_prefetch_task_fails_the_run(run_cli, fake_jd, jd_env):
