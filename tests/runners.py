@@ -24,8 +24,8 @@ from tests.conftest import USERNAME, secret_values
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_BASE_SCRIPT = ROOT.parent / "shared" / "ci" / "docker-offline.sh"
-# npm installs Node 22 and gitlab-ci-local here (.ci/run); RUNNER_TOOLS moves it.
-TOOLS = Path(os.environ.get("RUNNER_TOOLS", ROOT / ".cache" / "runner-tools"))
+# npm installs Node 22 and gitlab-ci-local here (.ci/run); JDCDN_RUNNER_TOOLS moves it.
+TOOLS = ROOT / os.environ.get("JDCDN_RUNNER_TOOLS", ".cache/runner-tools")
 # Our own tags: other checkouts build on the same engine. act names the image of a local
 # Docker action "act-<folder>-dockeraction:latest"; the scratch repositories keep the
 # action in a folder of this name, so act finds the image built here and reuses it.
@@ -96,6 +96,9 @@ class Images:
     gitlab: str
 
 
+_built: list[Images] = []
+
+
 def build_images(scratch: Path) -> Images:
     """Build the action's image once, from the Dockerfile as written (FROM its default
     base), under the tag act gives it and under our GitLab tag.
@@ -105,6 +108,8 @@ def build_images(scratch: Path) -> Images:
     default, and the image is built here with ``--network host`` and run by act with
     ``--rebuild=false``: the same Dockerfile, built once for both suites.
     """
+    if _built:
+        return _built[0]
     if not shutil.which("docker"):
         unavailable("no docker command")
     base = _local_base()
@@ -124,7 +129,8 @@ def build_images(scratch: Path) -> Images:
                               stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         pytest.fail(f"docker build failed:\n{log.read_text()[-4000:]}")
-    return Images(ACT_IMAGE, GITLAB_IMAGE)
+    _built.append(Images(ACT_IMAGE, GITLAB_IMAGE))
+    return _built[0]
 
 
 def copy_action(parent: Path) -> Path:
@@ -136,17 +142,6 @@ def copy_action(parent: Path) -> Path:
     shutil.copytree(ROOT / "jdcdn_action", target / "jdcdn_action", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return target
-
-
-def give_away(root: Path) -> None:
-    """Make a tree belong to the runner's user, as a checkout on a hosted runner does, so
-    that git in the action's root container meets "dubious ownership"."""
-    if os.geteuid() != 0:
-        return
-    for folder, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(folder, name), RUNNER_UID, RUNNER_UID)
-    os.lchown(root, RUNNER_UID, RUNNER_UID)
 
 
 def assert_no_secret(where: str, text: str, secret: str) -> None:

@@ -9,15 +9,20 @@ How act is run, and why (act 0.2.x, offline):
 - ``-P ubuntu-latest=-self-hosted``: the job runs on this host, so no runner image is
   pulled; the action's own container still runs in Docker.
 - ``actions/checkout`` of the repository being run is skipped by act ("workdir was already
-  copied"), so it is never fetched from GitHub; ``--bind`` makes the scratch repository
-  itself the workspace, owned by another uid than the container's root, as on a runner.
-- On the host, act hands the action's container host paths (GITHUB_OUTPUT, the summary,
-  the event, the workspace as working directory) but mounts none of them, and ignores
-  ``--network`` for it: ``--container-options "--network host -v CACHE:CACHE -v
-  SITE:SITE"`` mounts them at the same paths and reaches 127.0.0.1.
+  copied" in ``act -v``), so nothing is fetched from GitHub: no ``--action-offline-mode``
+  or ``--local-repository`` is needed. act mounts its copy of the repository at the
+  repository's own path, where the action's container works; a first step gives that
+  copy to uid 1001, as a hosted runner's checkout belongs to the runner's user, not to
+  the container's root.
+- On the host, act hands the action's container host paths for GITHUB_OUTPUT, the summary
+  and the event, under its cache folder, but does not mount them, and ignores
+  ``--network`` for it: ``--container-options "--network host -v CACHE:CACHE"`` with
+  ``--action-cache-path CACHE`` mounts them at the same paths and reaches 127.0.0.1.
 - act builds a local Docker action with neither build arguments nor host networking:
-  ``tests/runners.py`` builds the image act would build under act's name, once, and act
+  ``tests/runners.py`` builds the image act would build, under act's name, once, and act
   runs it with ``--rebuild=false --pull=false``.
+- On the host act also passes its own environment to the action's container, so act runs
+  with a minimal one and the secrets come from ``--secret-file``.
 """
 
 from __future__ import annotations
@@ -46,7 +51,6 @@ from tests.runners import (
     assert_no_secret_on_disk,
     build_images,
     copy_action,
-    give_away,
     unavailable,
 )
 
@@ -125,7 +129,6 @@ class Scratch:
         workflow_file = site / ".github" / "workflows" / "jdcdn.yml"
         workflow_file.parent.mkdir(parents=True, exist_ok=True)
         workflow_file.write_text(workflow.replace("@RESULTS@", str(results)))
-        give_away(site)
         command = [act, "push", "--workflows", str(workflow_file),
                    "-P", "ubuntu-latest=-self-hosted", "--pull=false", "--rebuild=false",
                    "--action-cache-path", str(cache), "--no-cache-server",
@@ -154,7 +157,7 @@ class Scratch:
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Scratch]:
+def scratch(tmp_path: Path) -> Scratch:
     home = tmp_path / "git-home"
     home.mkdir()
     repo = Repo.init(tmp_path / "site", home)
@@ -165,8 +168,7 @@ def scratch(tmp_path: Path) -> Iterator[Scratch]:
                                "deploy/paths.yml": "files:\n  - index.html\n  - css/site.css\n"
                                                    "dirs:\n  - img/\n",
                                "README.md": "# site\n"})
-    yield Scratch(tmp_path, repo)
-    # act's host workspace and the action's container wrote as root; nothing to keep.
+    return Scratch(tmp_path, repo)
 
 
 def record_step(outputs_of: str) -> dict:
@@ -179,15 +181,20 @@ def record_step(outputs_of: str) -> dict:
         field = "outcome" if name == "outcome" else f"outputs.{name}"
         env[var] = f"${{{{ steps.{outputs_of}.{field} }}}}"
         script.append(f'printf %s "${var}" > "$RESULTS/{name}"')
+    script.append('stat -c %u "$GITHUB_WORKSPACE" > "$RESULTS/workspace-uid"')
     return {"name": "read the outputs", "if": "always()", "env": env,
             "run": "\n".join(script) + "\n"}
 
 
 def workflow(*steps: dict, outputs_of: str = "cdn") -> str:
     """A push workflow: checkout, the given steps, then ``record_step``."""
+    checkout = [{"uses": "actions/checkout@v4"}]
+    if os.geteuid() == 0:  # act copies the checkout as root: give it to the runner's user
+        checkout.append({"name": "the checkout belongs to the runner's user",
+                         "run": f'chown -R {RUNNER_UID}:{RUNNER_UID} "$GITHUB_WORKSPACE"'})
     document = {"name": "cdn", "on": "push", "jobs": {"refresh": {
         "runs-on": "ubuntu-latest",
-        "steps": [{"uses": "actions/checkout@v4"}, *steps, record_step(outputs_of)]}}}
+        "steps": [*checkout, *steps, record_step(outputs_of)]}}}
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
@@ -242,8 +249,8 @@ def test_push_event_git_diff_over_several_commits(act, images, fake_jd, scratch)
         event=event, secrets={"JDCDN_SECRET_KEY": SECRET})
 
     assert run.code == 0, run.log
-    if os.geteuid() == 0:  # the workspace is not the container's root's
-        assert scratch.site.stat().st_uid == RUNNER_UID
+    if os.geteuid() == 0:  # git in the container met a checkout that is not root's
+        assert run.recorded["workspace-uid"].strip() == str(RUNNER_UID)
     expected = [BASE_URL, BASE_URL + "blog/hello%20world.html",
                 BASE_URL + "caf%C3%A9/men%C3%BC.html", BASE_URL + "css/site.css",
                 BASE_URL + "docs/old.html", BASE_URL + "index.html"]
