@@ -334,7 +334,9 @@ def test_wrong_secret_fails_the_step_and_leaks_nothing(wrong_secret_run):
     assert "Failure - Main key as input" in run.log and "Failure - Main key in env" in run.log
     assert len(fake_jd.requests()) >= 2 and not fake_jd.accepted()
     assert_no_secret("act's log", run.log, WRONG_SECRET)
+    # The checkout, and act's folder with the outputs file, summary and workspace copy.
     assert_no_secret_on_disk(root / "site", WRONG_SECRET)
+    assert_no_secret_on_disk(root / "act-cache", WRONG_SECRET)
     # The action masked what it had to (act shows its ::add-mask:: lines as "***").
     for step in ("key as input", "key in env"):
         assert any(line.rstrip().endswith("⚙  ***") for line in run.step(step)), run.log
