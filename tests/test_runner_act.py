@@ -342,8 +342,6 @@ def test_wrong_secret_fails_the_step_and_leaks_nothing(wrong_secret_run):
         assert any(line.rstrip().endswith("⚙  ***") for line in run.step(step)), run.log
 
 
-@pytest.mark.xfail(strict=True, reason="needs issue 9: the final ::error line says why the "
-                   "calls failed, not only how many URLs were not refreshed")
 def test_wrong_secret_is_one_error_line_that_says_why(wrong_secret_run):
     run, _, _ = wrong_secret_run
     for step in ("key as input", "key in env"):

@@ -320,8 +320,6 @@ def test_shallow_clone_fetches_the_push_base_from_origin(shallow_pipeline):
         base + "css/site.css", base + "docs/old.html", base + "index.html"}
 
 
-@pytest.mark.xfail(strict=True, reason="needs issue 9: a shallow clone whose fetch fails "
-                   "because origin is unreachable falls back to the parent commit, exit 0")
 def test_shallow_clone_without_origin_is_exit_2_naming_the_base(shallow_pipeline):
     run, fake_jd = shallow_pipeline.run, shallow_pipeline.fake_jd
     assert run.value("without-origin", "shallow") == "true", run.log
@@ -364,8 +362,6 @@ def test_wrong_secret_fails_the_job_and_leaks_nothing(wrong_secret_pipeline):
     assert_no_secret_on_disk(run.project / ".gitlab-ci-local" / "artifacts", WRONG_SECRET)
 
 
-@pytest.mark.xfail(strict=True, reason="needs issue 9: the final error line says why the "
-                   "calls failed, not only how many URLs were not refreshed")
 def test_wrong_secret_is_one_error_line_that_says_why(wrong_secret_pipeline):
     run, _ = wrong_secret_pipeline
     errors = [line for line in run.job("refresh") if line.startswith("error:")]
