@@ -1,9 +1,14 @@
-"""Benchmarks: planning, concurrent calls, start-up, and git-diff listing.
+"""Benchmarks: planning, concurrent calls, start-up, git-diff listing, and the image.
 
     python bench/run.py            # full sizes; prints a table, writes bench/results.json
     python bench/run.py --smoke    # tiny sizes, seconds; what CI runs to keep this working
+    python bench/run.py --image    # also the image: size over its base, container start-up,
+                                   # and a job's step: cold Dockerfile build + run vs pinned run
 
 Everything runs on this machine: the calls go to the tests' fake JD server on 127.0.0.1.
+``--image`` needs a Docker engine and the base image (``--base-image``, else
+JDCDN_BASE_IMAGE, else the Dockerfile's default); it builds under its own tag (``--tag``)
+and removes what its cold builds made.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -188,6 +194,105 @@ def bench_git(files: int) -> list[dict]:
         shutil.rmtree(repo, ignore_errors=True)
 
 
+DRY_RUN_ARGS = ["--dry-run", "--base-url", "https://www.example.com/", "index.html",
+                "css/site.css"]
+
+
+def _docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _dockerfile_default_base() -> str:
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("ARG BASE_IMAGE="):
+            return line.partition("=")[2].strip()
+    raise SystemExit("the Dockerfile has no ARG BASE_IMAGE=")
+
+
+def _build(tag: str, base: str, no_cache: bool) -> tuple[float, list[str]]:
+    """docker build as a job's `uses:` does; returns seconds and the images it made."""
+    command = ["docker", "build", "--network", "host", "--tag", tag,
+               "--build-arg", f"BASE_IMAGE={base}", *(["--no-cache"] if no_cache else []),
+               str(ROOT)]
+    env = os.environ | ({"DOCKER_BUILDKIT": "0"} if subprocess.run(
+        ["docker", "buildx", "version"], capture_output=True).returncode else {})
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800,
+                          stdin=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"docker build failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    # the legacy builder's step images (" ---> 1a2b3c4d5e6f"): removed after the bench
+    return seconds, re.findall(r"^ ---> ([0-9a-f]{12})$", done.stdout, re.MULTILINE)
+
+
+def _forget(images: list[str]) -> None:
+    """Remove the untagged step images of our own --no-cache builds (never by force)."""
+    for image_id in reversed(images):
+        tags = subprocess.run(["docker", "image", "inspect", "--format", "{{len .RepoTags}}",
+                               image_id], capture_output=True, text=True)
+        if tags.returncode == 0 and tags.stdout.strip() == "0":
+            subprocess.run(["docker", "image", "rm", image_id], capture_output=True)
+
+
+def _median_docker_runs(cases: list[tuple[str, list[str]]], repeat: int) -> dict[str, float]:
+    """Start to exit of each ``docker run``, alternating the cases, median of ``repeat``."""
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for _ in range(repeat):
+        for name, argv in cases:
+            start = time.perf_counter()
+            subprocess.run(["docker", "run", "--rm", "--network", "none", *argv],
+                           capture_output=True, check=True, timeout=120)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def bench_image(tag: str, base: str, repeat: int, cold_builds: int) -> dict[str, list[dict]]:
+    """The image as a job meets it: what it adds to the base, how fast a container of it
+    starts next to a bare python3 in the same base, and the action's step with a
+    Dockerfile (a cold `docker build` then the run) against a pinned, present image."""
+    cold: list[float] = []
+    made: list[str] = []
+    try:
+        for _ in range(cold_builds):
+            seconds, images = _build(tag, base, no_cache=True)
+            cold.append(seconds)
+            made += images
+        if not cold:
+            _build(tag, base, no_cache=False)
+        sizes = _docker("image", "inspect", "--format", "{{.Size}}", tag, base).stdout.split()
+        over = (int(sizes[0]) - int(sizes[1])) / 1e6
+        history = _docker("history", "--no-trunc", "--format", "{{.Size}}\t{{.CreatedBy}}",
+                          tag).stdout.splitlines()
+        base_history = _docker("history", "--quiet", base).stdout.splitlines()
+        # newest first: the entries above the base's own are the Dockerfile's final stage
+        added = [{"layer": re.sub(r"dir:[0-9a-f]+ ", "", created.split("#(nop)")[-1].strip()),
+                  "size": size}
+                 for size, created in (line.split("\t", 1)
+                                       for line in history[:len(history) - len(base_history)])
+                 if size not in ("0B", "0")]
+        size_rows = [{"image": tag, "base": base, "mb_over_base": round(over, 1)},
+                     *({"image": f"  {row['layer']}", "base": "", "mb_over_base": row["size"]}
+                       for row in added)]
+        medians = _median_docker_runs([
+            ("bare python3 in the base", [base, "python3", "-c", "pass"]),
+            ("the image's dry run", [tag, *DRY_RUN_ARGS]),
+        ], repeat)
+        bare = medians["bare python3 in the base"]
+        startup = [{"command": name, "seconds": round(value, 3),
+                    "x_bare_python": round(value / bare, 2)} for name, value in medians.items()]
+        run = medians["the image's dry run"]
+        step = [{"step": "pinned image (present), run", "seconds": round(run, 2)}]
+        if cold:
+            build = statistics.median(cold)
+            step.insert(0, {"step": "Dockerfile: docker build --no-cache + run",
+                            "seconds": round(build + run, 2)})
+        return {"size": size_rows, "startup": startup, "step": step}
+    finally:
+        _forget(made)
+
+
 def table(title: str, rows: list[dict]) -> str:
     if not rows:
         return f"\n{title}: (not available)\n"
@@ -204,6 +309,15 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"),
                         help="where to write the results")
+    parser.add_argument("--image", action="store_true",
+                        help="also measure the image (needs Docker and the base image)")
+    parser.add_argument("--base-image", default=os.environ.get("JDCDN_BASE_IMAGE", ""),
+                        help="the base to build FROM (default: JDCDN_BASE_IMAGE, else the "
+                             "Dockerfile's)")
+    parser.add_argument("--tag", default="jdcdn-action:bench",
+                        help="the tag the image is built under")
+    parser.add_argument("--cold-builds", type=int, default=3,
+                        help="docker build --no-cache runs for the step time (median)")
     args = parser.parse_args()
     if args.smoke:
         sizes, urls, latencies, concurrencies, repeat, git_files, paths_file = \
@@ -223,6 +337,11 @@ def main() -> int:
         "startup": bench_startup(repeat),
         "git_diff": bench_git(git_files),
     }
+    if args.image:
+        base = args.base_image or _dockerfile_default_base()
+        results["image"] = bench_image(args.tag, base, 3 if args.smoke else 40,
+                                       min(args.cold_builds, 1) if args.smoke
+                                       else args.cold_builds)
     print(f"jdcdn-action benchmark, {results['date']}, Python {results['machine']['python']}, "
           f"{results['machine']['cpus']} CPUs")
     print(table("Planning (entries -> URLs -> batches)", results["planning"]))
@@ -230,6 +349,10 @@ def main() -> int:
     print(table("Calls against the fake server", results["calls"]))
     print(table("Start-up (median)", results["startup"]))
     print(table("git-diff listing", results["git_diff"]))
+    if "image" in results:
+        print(table("Image size above its base", results["image"]["size"]))
+        print(table("Container start-up (docker run, median)", results["image"]["startup"]))
+        print(table("The action's step in a job", results["image"]["step"]))
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {args.json}")
     return 0

@@ -246,7 +246,8 @@ class GitHubJob:
             folder.mkdir(parents=True)
 
     def run(self, image: Image, inputs: dict[str, str], event_name: str = "push",
-            event: dict | None = None, sha: str = "0" * 40) -> Run:
+            event: dict | None = None, sha: str = "0" * 40,
+            mounts: tuple[tuple[Path, str], ...] = ()) -> Run:
         step = uuid.uuid4()
         files = {kind: self.file_commands / f"{kind}_{step}"
                  for kind in ("set_output", "step_summary", "set_env", "add_path",
@@ -276,7 +277,7 @@ class GitHubJob:
         mounts = [(self.temp, "/github/runner_temp"), (self.home, "/github/home"),
                   (self.workflow, "/github/workflow"),
                   (self.file_commands, "/github/file_commands"),
-                  (self.workspace, "/github/workspace")]
+                  (self.workspace, "/github/workspace"), *mounts]
         volumes = [arg for host, inside in mounts for arg in ("-v", f"{host}:{inside}")]
         done = docker_run(["--workdir", "/github/workspace", *volumes, image.tag], env)
         assert_no_leak("stdout", done.stdout)
@@ -340,6 +341,92 @@ def test_runner_style_push_event_refreshes_the_changed_files(image, fake_jd, tmp
     assert run.json_output("urls") == list(Site.changed_urls)
     assert fake_jd.refreshed() == set(Site.changed_urls)
     assert run.outputs["task-id"] == fake_jd.accepted()[0].answer["taskid"]
+
+
+ORIGIN_INSIDE = "/srv/origin.git"
+# A local origin belongs to whoever runs the tests; when that is not root (a CI user in the
+# docker group), the container's git refuses it as "dubious ownership" (a server's origin
+# has no owner to compare). Only then is it trusted, in the global config under $HOME.
+TRUST_ORIGIN = f"[safe]\n\tdirectory = {ORIGIN_INSIDE}\n"
+
+
+def bare_origin(site: Site, path: Path) -> Path:
+    """A bare copy of the site, like a server's repository (outside the given-away job)."""
+    git(site.path.parent, "clone", "--quiet", "--bare", str(site.path), str(path))
+    return path
+
+
+def test_runner_style_push_from_a_depth_1_clone_fetches_the_base_from_origin(
+        image, fake_jd, tmp_path):
+    """actions/checkout's default depth 1: the push's base is not in the clone, so git-diff
+    fetches it from origin. A file:// origin is served by git-upload-pack, which the image
+    must have under git's exec-path, as it must have git-remote-https for GitHub's origin."""
+    site = make_site(tmp_path / "author")
+    origin = bare_origin(site, tmp_path / "origin.git")
+    job = GitHubJob(tmp_path / "runner")
+    job.workspace.parent.mkdir(parents=True)
+    git(job.workspace.parent, "clone", "--quiet", "--depth", "1", origin.as_uri(),
+        str(job.workspace))
+    git(job.workspace, "remote", "set-url", "origin", f"file://{ORIGIN_INSIDE}")
+    if os.geteuid() != 0:
+        (job.home / ".gitconfig").write_text(TRUST_ORIGIN)
+    assert git(job.workspace, "rev-parse", "--is-shallow-repository") == "true"
+    event = {"ref": "refs/heads/main", "before": site.before, "after": site.after,
+             "forced": False, "created": False, "deleted": False,
+             "repository": {"full_name": "octo/site", "default_branch": "main"},
+             "head_commit": {"id": site.after}}
+    run = job.run(image, endpoint_inputs(fake_jd) | {"git-diff": "true",
+                                                     "source-dir": "public"},
+                  event_name="push", event=event, sha=site.after,
+                  mounts=((origin, ORIGIN_INSIDE),))
+
+    assert run.code == 0, run.log
+    assert run.json_output("urls") == list(Site.changed_urls)
+    assert fake_jd.refreshed() == set(Site.changed_urls)
+    # the base arrived by fetch, and the clone stayed shallow (only what was needed)
+    assert subprocess.run(["git", "-c", f"safe.directory={job.workspace}", "-C",
+                           str(job.workspace), "cat-file", "-e", f"{site.before}^{{commit}}"],
+                          capture_output=True, timeout=60).returncode == 0
+    assert (job.workspace / ".git" / "shallow").is_file()
+
+
+def test_image_git_reaches_file_and_https_origins(image, tmp_path):
+    """The image's git is a few programs copied out of Debian's package, with only the
+    libraries the base lacks: each transport must still load and run. A closed port on
+    127.0.0.1 shows git-remote-https and its TLS libraries load (curl's own error, not a
+    missing helper or library); ls-remote and a shallow clone of a file:// origin run
+    git-upload-pack."""
+    site = make_site(tmp_path / "author")
+    origin = bare_origin(site, tmp_path / "origin.git")
+    script = r"""
+        set -u
+        cd /tmp
+        export HOME=/tmp
+        if [ "$(stat -c %u /srv/origin.git)" != 0 ]; then printf '%s' "$TRUST" > .gitconfig; fi
+        test -s /etc/ssl/certs/ca-certificates.crt || { echo "no CA certificates"; exit 1; }
+        git ls-remote file:///srv/origin.git || exit 1
+        git clone --quiet --depth 1 file:///srv/origin.git clone 2>&1 || exit 1
+        test "$(git -C clone rev-parse --is-shallow-repository)" = true || exit 1
+        git -C clone fetch --quiet --depth 2 origin 2>&1 || exit 1
+        echo "commits: $(git -C clone rev-list --count HEAD)"
+        out=$(git ls-remote https://127.0.0.1:9/none.git 2>&1)
+        echo "https: $out"
+        out=$(git remote-https 2>&1)
+        echo "remote-https: $out"
+    """
+    done = subprocess.run(["docker", "run", "--rm", "--network", "none", "-e", "TRUST", "-v",
+                           f"{origin}:{ORIGIN_INSIDE}:ro", "--entrypoint", "sh", image.tag,
+                           "-c", script], env=os.environ | {"TRUST": TRUST_ORIGIN},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{site.after}\trefs/heads/main" in done.stdout, done.stdout
+    assert "commits: 2" in done.stdout
+    https = next(line for line in done.stdout.splitlines() if line.startswith("https: "))
+    assert "Failed to connect to 127.0.0.1 port 9" in https, done.stdout
+    assert "remote-curl: usage" in done.stdout
+    for broken in ("not found", "cannot open shared object", "not a git command",
+                   "templates not found", "error while loading"):
+        assert broken not in done.stdout + done.stderr, done.stdout + done.stderr
 
 
 def test_runner_style_dry_run_needs_no_key_and_sends_nothing(image, fake_jd, tmp_path):
@@ -451,6 +538,11 @@ def test_image_runs_as_root_with_git_sh_and_no_installer_or_caches(image):
     script = r"""
         set -eu
         for tool in git jdcdn-refresh sh; do command -v "$tool" >/dev/null; done
+        # git's programs only: not git's Perl (the base's perl-base is Debian's own), no
+        # manuals, no other git-core programs
+        ! test -e /usr/share/perl5/Git.pm && ! test -e /usr/share/man/man1/git.1.gz
+        test "$(ls /usr/lib/git-core)" = "$(printf '%s\n' git git-remote-http \
+            git-remote-https git-upload-pack)"
         git --version >/dev/null
         test "$(id -u)" = 0
         ! test -e /opt/jdcdn/bin/pip && ! test -e /src
@@ -473,3 +565,16 @@ def test_image_runs_as_root_with_git_sh_and_no_installer_or_caches(image):
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip().startswith("jdcdn-refresh ")
+
+
+IMAGE_BUDGET_MB = 20
+
+
+def test_image_adds_at_most_20_mb_to_its_base(image):
+    """Each job that uses the action pulls (or builds) this much above the base."""
+    sizes = subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", image.tag,
+                            image.base], capture_output=True, text=True, timeout=60)
+    if sizes.returncode != 0:
+        pytest.skip(f"the base {image.base} cannot be inspected: {sizes.stderr.strip()}")
+    mine, base = (int(n) for n in sizes.stdout.split())
+    assert (mine - base) / 1e6 <= IMAGE_BUDGET_MB, f"{(mine - base) / 1e6:.1f} MB over the base"
