@@ -220,3 +220,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         except AssertionError as leak:
             report.outcome = "failed"
             report.longrepr = f"{item.nodeid}: {leak}"
+
+
+# -- JD Cloud's OpenAPI ------------------------------------------------------------------------
+from tests.fake_openapi import FakeOpenApi  # noqa: E402
+
+ACCESS_KEY_ID = "JDC_TESTACCESSKEY0123456"
+ACCESS_KEY_SECRET = "oa-s3cr3t-SECRET-0123456789abcdef"
+SECURITY_TOKEN = "sts-t0ken-0123456789abcdef"
+
+
+@pytest.fixture
+def fake_openapi() -> Iterator[FakeOpenApi]:
+    """A fake CDN OpenAPI knowing the permanent key ACCESS_KEY_ID / ACCESS_KEY_SECRET
+    (``fake_openapi.add_key(ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN)`` makes it an
+    STS key)."""
+    with FakeOpenApi(ACCESS_KEY_ID, ACCESS_KEY_SECRET) as server:
+        yield server

@@ -1,0 +1,1 @@
+"""The JD APIs, two interchangeable backends."""
