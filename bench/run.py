@@ -66,8 +66,8 @@ def bench_calls(urls: int, latencies: list[float], concurrencies: list[int]) -> 
     """Wall time of the sending stage against the fake server, next to the floor."""
     import datetime as dt
 
+    from jdcdn_action.api.legacy import LegacyApi
     from jdcdn_action.calls import send_batches
-    from jdcdn_action.client import JdApi
     from jdcdn_action.planning import plan_batches
     from jdcdn_action.urls import UrlPlan
     from tests.fake_jd import FakeJd
@@ -79,7 +79,7 @@ def bench_calls(urls: int, latencies: list[float], concurrencies: list[int]) -> 
     for latency in latencies:
         for concurrency in concurrencies:
             with FakeJd(latency=latency) as fake:
-                api = JdApi(fake.endpoint, fake.username, fake.secret,
+                api = LegacyApi(fake.endpoint, fake.username, fake.secret,
                             dt.timezone(dt.timedelta(hours=8)),
                             pool_size=concurrency, max_attempts=1)
                 start = time.perf_counter()

@@ -23,9 +23,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jdcdn_action.console import count
+from jdcdn_action.exceptions import BudgetError
 from jdcdn_action.urls import UrlPlan
+
+if TYPE_CHECKING:
+    from jdcdn_action.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -152,3 +157,40 @@ def describe(collapsed: Collapsed, threshold: int) -> list[str]:
     return lines
 
 
+def check(plan: UrlPlan, settings: Settings, collapsed: Collapsed | None = None) -> None:
+    """Refuse, before any call, a plan over max-urls or max-dirs, saying what would help.
+
+    With prefetch every file URL is submitted twice (refresh, then prefetch), and both
+    count against JD's daily 2000 URLs.
+    """
+    urls = len(plan.files) * (2 if settings.prefetch else 1)
+    if settings.max_urls and urls > settings.max_urls:
+        counted = (f"{count(len(plan.files), 'file URL')}, {urls} with prefetch (each URL is "
+                   "refreshed and prefetched)" if settings.prefetch
+                   else count(len(plan.files), "file URL"))
+        if collapsed is not None and collapsed.folders:
+            counted += f" after dir-threshold saved {collapsed.urls_saved}"
+        helps = ["narrow paths/include/exclude"]
+        if not settings.dir_threshold:
+            helps.append("set dir-threshold (e.g. 20) to refresh crowded folders as "
+                         "directories")
+        else:
+            helps.append(f"lower dir-threshold (now {settings.dir_threshold})")
+            if collapsed is not None and collapsed.no_room:
+                helps.append(f"raise max-dirs ({len(collapsed.no_room)} folders over "
+                             "dir-threshold found no room)")
+        if settings.prefetch:
+            helps.append("turn prefetch off")
+        helps.append("raise max-urls")
+        raise BudgetError(
+            f"max-urls: the plan has {counted}, over the limit of {settings.max_urls} "
+            f"(JD's daily quota is 2000 URLs); nothing was sent. To fit, "
+            f"{', '.join(helps[:-1])} or {helps[-1]}."
+        )
+    if settings.max_dirs and len(plan.dirs) > settings.max_dirs:
+        raise BudgetError(
+            f"max-dirs: the plan has {count(len(plan.dirs), 'directory', 'directories')}, "
+            "over the limit of "
+            f"{settings.max_dirs} (JD's daily quota is 50); nothing was sent. List fewer "
+            "directories or raise max-dirs."
+        )

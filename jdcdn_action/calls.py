@@ -4,30 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Literal
 
-from jdcdn_action.client import JdApi, task_id_from
 from jdcdn_action.planning import Batch
 from jdcdn_action.results import BatchResult
 
-REFRESH_PATH = "/api/refresh"
-PREFETCH_PATH = "/api/prefetch"
-
-
-def refresh_payload(batch: Batch) -> dict[str, object]:
-    return {"type": batch.type, "instances": list(batch.instances)}
-
-
-def prefetch_payload(batch: Batch) -> dict[str, object]:
-    return {"publish_urls": list(batch.instances)}
+if TYPE_CHECKING:
+    from jdcdn_action.api import Backend
 
 
 def send_batches(
-    api: JdApi,
+    api: Backend,
     batches: Sequence[Batch],
     concurrency: int,
     on_done: Callable[[BatchResult], None] = lambda _result: None,
-    path: str = REFRESH_PATH,
-    payload: Callable[[Batch], dict[str, object]] = refresh_payload,
+    kind: Literal["refresh", "prefetch"] = "refresh",
 ) -> list[BatchResult]:
     """Send every batch; return their results in batch order.
 
@@ -39,17 +30,20 @@ def send_batches(
 
     def send(batch: Batch) -> BatchResult:
         try:
-            outcome = api.call(path, payload(batch), task_id_from)
+            outcome = api.submit("prefetch" if kind == "prefetch" else batch.type,
+                                 batch.instances)
         except Exception as error:  # a bug must not lose the batch: report it as failed
             result = BatchResult(batch, "failed", error=f"internal error: {error!r}")
         else:
             result = BatchResult(
                 batch,
                 "succeeded" if outcome.ok else "failed",
-                task_id=outcome.value or "" if outcome.ok else "",
+                task_id=outcome.value.task_id if outcome.ok else "",
                 attempts=outcome.attempts,
                 error=outcome.error,
                 cause=outcome.cause,
+                request_id=outcome.request_id,
+                warning=outcome.value.warning if outcome.ok else "",
             )
         done[batch.index] = result
         on_done(result)

@@ -1,11 +1,20 @@
-"""Outputs: GitHub step outputs (``GITHUB_OUTPUT``) and GitLab's dotenv report."""
+"""Outputs: the report, GitHub step outputs (``GITHUB_OUTPUT``) and job summary, and GitLab's
+dotenv file; every file checked for writing before the first call."""
 
 from __future__ import annotations
 
 import json
+import os
+from typing import TYPE_CHECKING
 
-from jdcdn_action.exceptions import JdcdnError
+from jdcdn_action.exceptions import InputError, JdcdnError
+from jdcdn_action.report import build_report, write_report
 from jdcdn_action.results import RunResult
+from jdcdn_action.summary import render_summary, write_summary
+
+if TYPE_CHECKING:
+    from jdcdn_action.console import Console
+    from jdcdn_action.settings import Settings
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses larger dotenv reports
 OUTPUTS_LIMIT = 1_000_000  # GitHub keeps at most 1 MB of outputs per job
@@ -90,3 +99,75 @@ def format_dotenv(values: dict[str, str]) -> str:
 def write_dotenv(path: str, values: dict[str, str]) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(format_dotenv(values))
+
+
+def check_result_files(settings: Settings) -> None:
+    """Every result file can be written, or exit 2 before anything is sent."""
+    for path, what in result_files(settings):
+        check_writable(path, what, make_folder=what == "report-file")
+
+
+def result_files(settings: Settings) -> list[tuple[str, str]]:
+    """(path, what) of every file the run writes its results to."""
+    env = settings.env
+    files = [(settings.report_file, "report-file")]
+    files += [(env[name], name) for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+              if env.get(name)]
+    if settings.dotenv_file:
+        files.append((settings.dotenv_file, "the dotenv file (JDCDN_DOTENV)"))
+    return files
+
+
+def check_writable(path: str, what: str, make_folder: bool = False) -> None:
+    """Fail before sending anything if a result file could not be written afterwards: a
+    run that cannot record its task IDs must not spend the quota. Opening for append
+    changes nothing in an existing file (the runner's own files are appended to)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if make_folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"{what}: cannot create the folder of {path!r} "
+                             f"({error.strerror}); nothing was sent. Choose another "
+                             "path.") from None
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+        if not existed:  # leave no empty file behind if the run stops before writing
+            os.remove(path)
+    except OSError as error:
+        raise InputError(f"{what}: {path!r} cannot be written ({error.strerror}), so the "
+                         "run's results could not be recorded; nothing was sent. Fix the "
+                         "path or its folder's permissions.") from None
+
+
+def write_outputs(settings: Settings, console: Console, result: RunResult) -> None:
+    """Report, step outputs, job summary and dotenv: every channel gets the same facts."""
+    env = settings.env
+    try:
+        write_report(settings.report_file, build_report(settings, result))
+    except OSError as error:
+        # The calls were made already: report it, but not as "nothing was sent".
+        raise JdcdnError(f"report-file {settings.report_file}: cannot be written "
+                         f"({error.strerror}); the outputs and the log still hold the "
+                         "results.") from None
+    github_output = env.get("GITHUB_OUTPUT", "")
+    if github_output:
+        values = output_values(result, settings.report_file)
+        if sum(len(v.encode()) for v in values.values()) > OUTPUTS_LIMIT:
+            console.warning("the step outputs exceed GitHub's 1 MB per job and may be cut; "
+                            f"read the URLs from the report ({settings.report_file}).",
+                            title="outputs too large")
+        write_github_outputs(github_output, values)
+    summary_file = env.get("GITHUB_STEP_SUMMARY", "")
+    if summary_file:
+        write_summary(summary_file, render_summary(result))
+    if settings.dotenv_file:
+        dotenv = dotenv_values(result)
+        if len(format_dotenv(dotenv).encode()) > DOTENV_LIMIT:
+            console.warning(f"{settings.dotenv_file} is over GitLab's 5 KB dotenv limit, "
+                            "which GitLab refuses; the report has every task ID.",
+                            title="dotenv too large")
+        write_dotenv(settings.dotenv_file, dotenv)
+    console.info(f"Report written to {settings.report_file}.")

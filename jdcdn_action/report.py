@@ -21,6 +21,8 @@ def _batch(result: BatchResult) -> dict[str, Any]:
         "attempts": result.attempts,
         "outcome": result.outcome,
         "error": result.error or None,
+        "request_id": result.request_id or None,  # what JD's support asks for
+        "warning": result.warning or None,
     }
 
 
@@ -31,7 +33,9 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
         "dry_run": result.dry_run,
         "ok": result.ok,
         "settings": {
+            "api": settings.api,
             "username": settings.username,
+            "access_key_id": settings.access_key_id,
             "base_urls": list(settings.base_urls),
             "api_endpoint": settings.api_endpoint,
             "type": settings.type,
@@ -57,7 +61,8 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
         "task_ids": result.task_ids,
         "batches": [_batch(r) for r in result.batches],
         "tasks": [
-            {"task_id": t.task_id, "kind": t.kind, "state": t.state, "detail": t.detail or None}
+            {"task_id": t.task_id, "kind": t.kind, "state": t.state, "detail": t.detail or None,
+             "failed_urls": None if t.failed_urls is None else list(t.failed_urls)}
             for t in result.tasks
         ],
         "pending_task_ids": result.pending_task_ids,

@@ -24,16 +24,20 @@ class BatchResult:
     attempts: int = 0
     error: str = ""
     cause: str = ""  # the error without one attempt's details, to count causes by
+    request_id: str = ""  # the API's ID of the failed request, where it gives one
+    warning: str = ""  # accepted, but the API did not take every URL (OpenAPI errorCount)
 
 
 @dataclass(frozen=True)
 class TaskState:
-    """A task's final state after waiting (``wait``/``prefetch``)."""
+    """A task's final state after waiting (``wait``/``prefetch``). ``failed_urls``: the
+    URLs the API reports failed (OpenAPI); None: a failed task fails all its URLs."""
 
     task_id: str
     kind: Literal["refresh", "prefetch"]
     state: Literal["succeeded", "failed", "running", "unknown"]
     detail: str = ""
+    failed_urls: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -58,13 +62,27 @@ class RunResult:
         bad = self.failed_tasks
         return [r for r in self.batches if r.outcome == "failed" or r.task_id in bad]
 
+    def _lost(self, results: list[BatchResult], kind: str) -> list[str]:
+        """The URLs of ``results`` not refreshed: every URL of a failed call, and of a
+        failed task those the API names (all of them where it names none)."""
+        failed = {t.task_id: t for t in self.tasks if t.kind == kind and t.state == "failed"}
+        lost = []
+        for result in results:
+            task = failed.get(result.task_id) if result.outcome == "succeeded" else None
+            if result.outcome == "failed" or (task and task.failed_urls is None):
+                lost += result.batch.instances
+            elif task:
+                named = set(task.failed_urls or ())
+                lost += [url for url in result.batch.instances if url in named]
+        return lost
+
     @property
     def failed_files(self) -> list[str]:
-        return [u for r in self.failed_batches if r.batch.type == "file" for u in r.batch.instances]
+        return self._lost([r for r in self.batches if r.batch.type == "file"], "refresh")
 
     @property
     def failed_dirs(self) -> list[str]:
-        return [u for r in self.failed_batches if r.batch.type == "dir" for u in r.batch.instances]
+        return self._lost([r for r in self.batches if r.batch.type == "dir"], "refresh")
 
     @property
     def failed(self) -> list[str]:
@@ -80,9 +98,7 @@ class RunResult:
 
     @property
     def prefetch_failed(self) -> list[str]:
-        bad = {t.task_id for t in self.tasks if t.kind == "prefetch" and t.state == "failed"}
-        return [u for r in self.prefetch_batches
-                if r.outcome == "failed" or r.task_id in bad for u in r.batch.instances]
+        return self._lost(self.prefetch_batches, "prefetch")
 
     def failure_causes(self) -> Counter[str]:
         """Why batches failed, commonest first: the call's cause, or the task's end."""

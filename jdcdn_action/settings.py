@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -51,7 +51,15 @@ SPEC: dict[str, tuple[str, str]] = {
     "poll-interval": ("10", "float"),
     "prefetch": ("false", "bool"),
     "report-file": ("", "str"),
+    # JD Cloud's OpenAPI (the contract's "OpenAPI settings")
+    "api": ("auto", "str"),
+    "access-key-id": ("", "str"),
+    "access-key-secret": ("", "str"),
+    "security-token": ("", "str"),
 }
+LEGACY_ENDPOINT = "https://opencdn.jcloud.com"
+OPENAPI_ENDPOINT = "https://cdn.jdcloud-api.com"
+SECRETS = ("secret-key", "access-key-secret", "security-token")
 
 # One line of --help per setting; the README's Settings table says more.
 HELP: dict[str, str] = {
@@ -76,7 +84,8 @@ HELP: dict[str, str] = {
     "max-dirs": "refuse a run with more directories than this (JD: 50 a day); 0: no limit",
     "dry-run": "plan, print and set outputs, but send nothing",
     "fail-on-error": "exit 1 when a call failed (--no-fail-on-error: report, exit 0)",
-    "api-endpoint": "the API's origin",
+    "api-endpoint": f"the API's origin (legacy: {LEGACY_ENDPOINT}, openapi: "
+                    f"{OPENAPI_ENDPOINT})",
     "timeout": "seconds for one whole HTTP request, connect to last byte",
     "max-attempts": "attempts per call for transient failures",
     "concurrency": "calls in flight at once",
@@ -86,6 +95,10 @@ HELP: dict[str, str] = {
     "poll-interval": "seconds between polls",
     "prefetch": "after the refresh, warm the refreshed file URLs",
     "report-file": "where to write the JSON report (default: $RUNNER_TEMP/jdcdn-report.json)",
+    "api": "which JD API: legacy, openapi, or auto (from the credentials given)",
+    "access-key-id": "OpenAPI: the AccessKey ID of a JD Cloud user or sub-user",
+    "access-key-secret": "OpenAPI: its AccessKey Secret (pass it from a secret)",
+    "security-token": "OpenAPI: the session token of temporary (STS) credentials",
 }
 
 TRUE_WORDS = {"true", "yes", "1", "on"}
@@ -117,7 +130,7 @@ class Settings:
     max_dirs: int = 50
     dry_run: bool = False
     fail_on_error: bool = True
-    api_endpoint: str = "https://opencdn.jcloud.com"
+    api_endpoint: str = LEGACY_ENDPOINT
     timeout: float = 30.0
     max_attempts: int = 5
     concurrency: int = 4
@@ -134,6 +147,10 @@ class Settings:
     debug: bool = False
     backoff: float = 1.0
     github_actions: bool = False
+    api: str = "legacy"  # the API chosen: legacy or openapi
+    access_key_id: str = ""
+    access_key_secret: str = ""
+    security_token: str = ""
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -253,16 +270,51 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         github_actions=env.get("GITHUB_ACTIONS") == "true",
         env=env,
     )
-    if not settings.dry_run:
-        for name, value in (("username", settings.username),
-                            ("secret-key", settings.secret_key)):
-            if not value:
-                raise InputError(f"{name} is required: set {spellings(name)}"
-                                 + (" (from a secret)." if name == "secret-key" else "."))
-    if any(ch in settings.username for ch in "\r\n\t") or any(
-            ch in settings.secret_key for ch in "\r\n"):
-        raise InputError("username and secret-key must be one line each: check the secrets.")
+    api = choose_api(raw, settings.dry_run)
+    endpoint = settings.api_endpoint
+    if api == "openapi" and endpoint == LEGACY_ENDPOINT:
+        endpoint = OPENAPI_ENDPOINT  # the default stands for each API's own host
+    settings = replace(settings, api=api, api_endpoint=endpoint,
+                       access_key_id=raw["access-key-id"],
+                       access_key_secret=raw["access-key-secret"],
+                       security_token=raw["security-token"])
+    for name in ("username", "access-key-id", *SECRETS):
+        if any(ch in raw[name] for ch in "\r\n\t\0"):
+            raise InputError(f"{name} must be one line: check the secret or variable that "
+                             "sets it.")
     return settings
+
+
+LEGACY_KEYS = ("username", "secret-key")
+OPENAPI_KEYS = ("access-key-id", "access-key-secret")
+
+
+def choose_api(raw: Mapping[str, str], dry_run: bool) -> str:
+    """``api``: legacy or openapi, as set or as the credentials given say (``auto``);
+    and, for a real run, every credential that API needs."""
+    api = raw["api"].lower()
+    if api not in {"auto", "legacy", "openapi"}:
+        raise InputError(f"api: {raw['api']!r} is not one of auto, legacy, openapi.")
+    legacy = any(raw[name] for name in LEGACY_KEYS)
+    openapi = any(raw[name] for name in (*OPENAPI_KEYS, "security-token"))
+    if api == "auto":
+        if legacy and openapi and not dry_run:
+            raise InputError(
+                "api: both legacy credentials (username, secret-key) and OpenAPI "
+                "credentials (access-key-id, access-key-secret) are set; set api: legacy "
+                "or api: openapi, or remove one set.")
+        if not legacy and not openapi and not dry_run:
+            raise InputError(
+                "no credentials: set access-key-id and access-key-secret (JD Cloud's "
+                "OpenAPI) or username and secret-key (the legacy API), from secrets; or "
+                "set dry-run: true to plan without sending.")
+        api = "openapi" if openapi else "legacy"
+    if not dry_run:
+        for name in OPENAPI_KEYS if api == "openapi" else LEGACY_KEYS:
+            if not raw[name]:
+                secret = " (from a secret)" if name in SECRETS else ""
+                raise InputError(f"{name} is required: set {spellings(name)}{secret}.")
+    return api
 
 
 def spellings(name: str) -> str:

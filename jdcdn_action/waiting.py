@@ -15,16 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from jdcdn_action.console import Console, clean_text, count, printable
+from jdcdn_action.console import Console, count, printable
 from jdcdn_action.results import BatchResult, TaskState
 
 if TYPE_CHECKING:
-    from jdcdn_action.client import JdApi
+    from jdcdn_action.api import Backend
 
-QUERY_PATHS = {"refresh": "/api/refreshQuery", "prefetch": "/api/prefetchQuery"}
-STATES = {0: "succeeded", 1: "running", 2: "failed"}
 HEARTBEAT = 60.0  # seconds: the longest the log stays silent while waiting
 
 Kind = Literal["refresh", "prefetch"]
@@ -68,32 +66,8 @@ class Deadline:
             self._sleep(delay)
 
 
-def query_extractor(task_id: str) -> Callable[[dict[str, Any]], tuple[int, str] | None]:
-    """Read ``data.status`` (0, 1 or 2) and ``data.msg`` of a query answer.
-
-    Anything else (no ``data``, another status, another task's ID) is an odd answer, which
-    the client treats as transient: it is asked again rather than believed.
-    """
-
-    def extract(body: dict[str, Any]) -> tuple[int, str] | None:
-        data = body.get("data")
-        if not isinstance(data, dict):
-            return None
-        status = data.get("status")
-        if isinstance(status, str) and status.strip().isdigit():
-            status = int(status)
-        if isinstance(status, bool) or status not in STATES:
-            return None
-        answered = data.get("taskid")
-        if answered not in (None, "") and str(answered) != task_id:
-            return None
-        return status, clean_text(str(data.get("msg") or ""))
-
-    return extract
-
-
 def wait_for_tasks(
-    api: JdApi,
+    api: Backend,
     submitted: Sequence[BatchResult],
     kind: Kind,
     deadline: Deadline,
@@ -115,7 +89,7 @@ def wait_for_tasks(
         return []
     if deadline.at is None:
         raise ValueError("start the deadline before waiting")
-    end, clock, path = deadline.at, deadline.clock, QUERY_PATHS[kind]
+    end, clock = deadline.at, deadline.clock
     started = last_line = clock()
     states = {task_id: TaskState(task_id, kind, "running") for task_id in batches}
     open_ids = list(batches)
@@ -123,23 +97,31 @@ def wait_for_tasks(
 
     def label(task_id: str) -> str:
         batch = batches[task_id].batch
-        what = "directories" if batch.type == "dir" else "URLs"
-        return (f"{kind} task {printable(task_id)} (batch {batch.index}, "
-                f"{len(batch.instances)} {what})")
+        size = len(batch.instances)
+        what = count(size, "directory", "directories") if batch.type == "dir" else count(
+            size, "URL")
+        return f"{kind} task {printable(task_id)} (batch {batch.index}, {what})"
 
-    def poll(task_id: str) -> TaskState:
+    def poll(task_ids: list[str]) -> list[TaskState]:
+        """One status query for up to ``query_ids_per_call`` tasks. A task the answer
+        does not mention stays running (asked again); a query that failed for good makes
+        its tasks unknown, which is reported as pending, never as a success."""
         try:
-            outcome = api.call(path, {"taskid": task_id}, query_extractor(task_id),
-                               time_left=deadline.remaining)
+            outcome = api.query(kind, task_ids, time_left=deadline.remaining)
         except DeadlineReached:
             out_of_time.set()
-            return TaskState(task_id, kind, "running", "wait-timeout ran out during a retry")
+            return [TaskState(t, kind, "running", "wait-timeout ran out during a retry")
+                    for t in task_ids]
         except Exception as error:  # a bug must not pass for an answer
-            return TaskState(task_id, kind, "unknown", f"internal error: {error!r}")
+            return [TaskState(t, kind, "unknown", f"internal error: {error!r}")
+                    for t in task_ids]
         if not outcome.ok:
-            return TaskState(task_id, kind, "unknown", f"no answer from {path}: {outcome.error}")
-        status, message = outcome.value
-        return TaskState(task_id, kind, STATES[status], message)  # type: ignore[arg-type]
+            return [TaskState(t, kind, "unknown", f"no answer to the status query: "
+                              f"{outcome.error}") for t in task_ids]
+        answered = outcome.value
+        return [TaskState(t, kind, answered[t].state, answered[t].message,
+                          answered[t].failed_urls) if t in answered
+                else TaskState(t, kind, "running") for t in task_ids]
 
     def heartbeat_line() -> None:
         console.info(f"Still waiting for {len(open_ids)} of {count(len(batches), kind + ' task')}"
@@ -160,7 +142,9 @@ def wait_for_tasks(
                 deadline.sleep_until(min(next_poll, last_line + heartbeat))
             final_round = clock() >= end
             round_started = clock()
-            for state in pool.map(poll, open_ids):
+            size = api.query_ids_per_call
+            chunks = [open_ids[n:n + size] for n in range(0, len(open_ids), size)]
+            for state in (s for chunk in pool.map(poll, chunks) for s in chunk):
                 task_id = state.task_id
                 states[task_id] = state
                 if state.state == "running":
@@ -171,6 +155,11 @@ def wait_for_tasks(
                 detail = f" ({state.detail})" if state.detail else ""
                 if state.state == "succeeded":
                     console.info(f"{label(task_id)}: succeeded after {took}.")
+                elif state.state == "failed" and state.failed_urls is not None:
+                    urls = state.failed_urls
+                    first = f": {urls[0]}" + (" ..." if len(urls) > 1 else "") if urls else ""
+                    console.warning(f"{label(task_id)}: JD reports {len(urls)} of its URLs "
+                                    f"failed after {took}{first}.", title=f"{kind} task failed")
                 elif state.state == "failed":
                     console.warning(f"{label(task_id)}: JD reports the task failed after "
                                     f"{took}{detail}.", title=f"{kind} task failed")

@@ -50,8 +50,10 @@ def names_in(cell: str) -> list[str]:
 
 
 def documented_settings(path: Path) -> dict[str, str]:
-    return {names_in(row[0])[0]: row[1]
-            for row in markdown_table(path.read_text(encoding="utf-8"), "## Settings")}
+    """The "Settings" table, then the "OpenAPI settings" table (the inputs' order)."""
+    text = path.read_text(encoding="utf-8")
+    rows = markdown_table(text, "## Settings") + markdown_table(text, "## OpenAPI settings")
+    return {names_in(row[0])[0]: row[1] for row in rows}
 
 
 def documented_outputs(path: Path) -> list[str]:

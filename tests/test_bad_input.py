@@ -55,7 +55,7 @@ CASES = [
     ("over-max-dirs", [], {"JDCDN_PATHS": "a/\nb/\nc/", "JDCDN_MAX_DIRS": "2"},
      "max-dirs: the plan has 3 directories"),
     ("index-files", [], {"JDCDN_INDEX_FILES": "docs/index.html"}, "index-files"),
-    ("username-newline", [], {"INPUT_USERNAME": "a\nb"}, "one line each"),
+    ("username-newline", [], {"INPUT_USERNAME": "a\nb"}, "username must be one line"),
     # paths takes exactly the shapes of a paths-file, or one entry per line
     ("paths-other-key", [], {"JDCDN_PATHS": "urls:\n  - a.html\n"}, "unknown key(s) urls"),
     ("paths-mixed", [], {"JDCDN_PATHS": "- a.html\nb.html\n"},

@@ -208,7 +208,8 @@ def test_dry_run_shows_the_collapse(run_cli, fake_jd, jd_env):
     assert "dir-threshold 4: 1 folder refreshed as a directory: 8 file URLs saved" in run.stdout
     assert run.report["batches"][-1] == {
         "index": 2, "type": "dir", "instances": [url("assets/img/")], "task_id": None,
-        "attempts": 0, "outcome": "planned", "error": None}
+        "attempts": 0, "outcome": "planned", "error": None, "request_id": None,
+        "warning": None}
 
 
 @pytest.mark.parametrize("env, message", [

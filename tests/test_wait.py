@@ -13,11 +13,11 @@ import threading
 
 import pytest
 
-from jdcdn_action.client import JdApi
+from jdcdn_action.api.legacy import LegacyApi, query_extractor
 from jdcdn_action.console import Console
 from jdcdn_action.planning import Batch
 from jdcdn_action.results import BatchResult
-from jdcdn_action.waiting import Deadline, query_extractor, wait_for_tasks
+from jdcdn_action.waiting import Deadline, wait_for_tasks
 from tests.conftest import SECRET, USERNAME
 from tests.fake_jd import Fault
 
@@ -69,7 +69,7 @@ def waiter(fake_jd, clock):
              backoff: float = 0.01, heartbeat: float = 60.0, kind: str = "refresh",
              before_wait=lambda: None):
         deadline = Deadline(clock, clock.sleep)
-        api = JdApi(fake_jd.endpoint, USERNAME, SECRET, CN, timeout=5,
+        api = LegacyApi(fake_jd.endpoint, USERNAME, SECRET, CN, timeout=5,
                     max_attempts=max_attempts, backoff=backoff, sleep=deadline.sleep)
         log = TimedLog(clock)
         console = Console(out=log, err=log)
@@ -163,7 +163,7 @@ def test_api_that_dies_ends_the_wait_early(fake_jd, waiter):
     states, log, waited = waiter(URLS[:2], timeout=600, interval=10, max_attempts=2,
                                  before_wait=die)
     assert [s.state for s in states] == ["unknown", "unknown"]
-    assert all(s.detail.startswith("no answer from /api/refreshQuery: connection failed")
+    assert all(s.detail.startswith("no answer to the status query: connection failed")
                for s in states), states
     assert waited < 11  # one round of polls, then no more
     assert log.lines[-1][1] == "Refresh tasks: 2 unknown."

@@ -1,1 +1,57 @@
-"""The JD APIs, two interchangeable backends."""
+"""The JD APIs: two interchangeable backends behind one small interface.
+
+The rest of the run speaks only ``Backend``: submit one batch (a task ID, or a failure
+with its cause), ask for the states of some tasks, and stop once the credentials are
+refused. ``legacy`` is the seed's opencdn API (username + SecretKey, a daily md5);
+``openapi`` is JD Cloud's OpenAPI (access keys, STS tokens, JDCLOUD2-HMAC-SHA256). Where the
+facts differ the values say so: only the OpenAPI knows which URLs of a task failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from jdcdn_action.api.transport import CallResult, Retrying
+
+SubmitKind = Literal["file", "dir", "prefetch"]
+TaskKind = Literal["refresh", "prefetch"]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An accepted call. ``warning``: the API accepted the call but not all its URLs."""
+
+    task_id: str
+    warning: str = ""
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """A task's state as the API reports it. ``failed_urls`` is None when the API says
+    nothing per URL (legacy): a failed task then fails all its URLs."""
+
+    state: Literal["running", "succeeded", "failed"]
+    message: str = ""
+    failed_urls: tuple[str, ...] | None = None
+
+
+class Backend(Protocol):
+    name: str
+    endpoint: str
+    query_ids_per_call: int  # task IDs one status query may ask about
+    retrying: Retrying  # its ``stopped`` is set once credentials are refused
+
+    def submit(self, kind: SubmitKind, urls: Sequence[str]) -> CallResult:
+        """One refresh or prefetch call; its value is a ``Submitted``."""
+        ...
+
+    def query(self, kind: TaskKind, task_ids: Sequence[str],
+              time_left: Callable[[], float] | None = None) -> CallResult:
+        """The states of ``task_ids``; its value maps each task ID answered to a
+        ``TaskStatus`` (a task missing from the answer is still unknown)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,4 +1,4 @@
-"""JdApi with `responses`: signing, retries, backoff, Retry-After, every JD status path."""
+"""The legacy API with `responses`: signing, retries, backoff, Retry-After, every JD status path."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import requests
 import responses
 
-from jdcdn_action.client import STATUS_HINTS, JdApi, task_id_from
-from jdcdn_action.signing import sign, signing_day
+from jdcdn_action.api.legacy import STATUS_HINTS, LegacyApi
+from jdcdn_action.api.legacy_signing import sign, signing_day
+from jdcdn_action.api.transport import task_id_from
 
 ENDPOINT = "https://opencdn.jcloud.com"
 URL = ENDPOINT + "/api/refresh"
@@ -18,10 +19,10 @@ CN = dt.timezone(dt.timedelta(hours=8))
 PAYLOAD = {"type": "file", "instances": ["https://www.example.com/a.css"]}
 
 
-def make_api(**kwargs) -> tuple[JdApi, list[float], list[str]]:
+def make_api(**kwargs) -> tuple[LegacyApi, list[float], list[str]]:
     sleeps: list[float] = []
     masked: list[str] = []
-    api = JdApi(ENDPOINT, "user", "key", kwargs.pop("tz", CN), backoff=1.0,
+    api = LegacyApi(ENDPOINT, "user", "key", kwargs.pop("tz", CN), backoff=1.0,
                 sleep=sleeps.append, on_signature=masked.append, **kwargs)
     return api, sleeps, masked
 

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from jdcdn_action.signing import candidate_signatures, sign, signing_day
+from jdcdn_action.api.legacy_signing import candidate_signatures, sign, signing_day
 
 
 def test_seed_vector():

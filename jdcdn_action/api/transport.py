@@ -1,0 +1,278 @@
+"""What both APIs share: one bounded POST, and the retry loop around it.
+
+Transient failures (raised as ``Transient``) are retried with exponential backoff and
+jitter, honouring ``Retry-After``; permanent ones (``Permanent``) end the call, and those
+that say the credentials are wrong stop every later call too, since each would fail the
+same way. Each backend turns its API's answers into one of the two.
+
+``timeout`` bounds a whole request, connect to last byte: requests' own timeout bounds
+each socket read, which a server trickling one byte at a time could stretch without end.
+Redirects are never followed: a 307/308 would send the signed request to another host, and
+a 301/302 would turn the POST into a GET whose answer is no refresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from jdcdn_action import __version__
+from jdcdn_action.console import clean_text
+
+MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped rather than obeyed
+MAX_BACKOFF = 30.0
+MIN_TIMEOUT = 0.5  # seconds: the least a request is given, even at the end of a wait
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """How one logical call ended, after all its attempts.
+
+    ``cause`` is the failure without the details of one attempt ("JD status 7: JD rejected
+    the signature..."), so that the run can say which cause was commonest. ``request_id``
+    is the API's ID of the failed request, where it gives one (JD's support asks for it).
+    """
+
+    ok: bool
+    attempts: int
+    value: Any = None  # what the backend read from the answer (a task ID, states...)
+    error: str = ""
+    auth_failed: bool = False
+    cause: str = ""
+    request_id: str = ""
+
+
+class Transient(Exception):
+    """This attempt failed in a way that may pass; ``retry_after`` is the server's hint."""
+
+    def __init__(self, message: str, retry_after: float | None = None, cause: str = "",
+                 request_id: str = "") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.cause = cause or message
+        self.request_id = request_id
+
+
+class Permanent(Exception):
+    """This call cannot succeed. ``stop_all``: the credentials or permissions are wrong,
+    so no later call is sent. ``second_chance``: a reason to try once more differently
+    (the legacy API's signature date), said in the log."""
+
+    def __init__(self, message: str, *, cause: str = "", request_id: str = "",
+                 stop_all: bool = False, second_chance: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause or message
+        self.request_id = request_id
+        self.stop_all = stop_all
+        self.second_chance = second_chance
+
+
+def new_session(pool_size: int) -> requests.Session:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = f"jdcdn-action/{__version__}"
+    return session
+
+
+def post_within(session: requests.Session, url: str, data: bytes,
+                headers: Mapping[str, str], timeout: float) -> requests.Response:
+    """POST ``data`` and read the whole answer within ``timeout`` seconds, never following
+    a redirect.
+
+    The request runs on a daemon thread, so a server that trickles bytes cannot hold the
+    run: when time is up the attempt fails, and the thread is left to end with its
+    socket's own timeout.
+    """
+    box: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def attempt() -> None:
+        try:
+            response = session.post(url, data=data, headers=dict(headers), timeout=timeout,
+                                    allow_redirects=False, stream=True)
+            response.content  # noqa: B018 -- read the body inside the deadline
+            box["response"] = response
+        except BaseException as error:  # handed to the caller's thread as it is
+            box["error"] = error
+        finally:
+            finished.set()
+
+    threading.Thread(target=attempt, name="jdcdn-request", daemon=True).start()
+    timed_out = Transient(f"timed out after {timeout:g}s",
+                          cause=f"timed out (timeout: {timeout:g}s for a whole request)")
+    if not finished.wait(timeout):
+        raise timed_out
+    error = box.get("error")
+    if isinstance(error, requests.Timeout):
+        raise timed_out
+    if isinstance(error, requests.ConnectionError):
+        why = reason(error)
+        raise Transient(f"connection failed ({why})",
+                        cause=f"connection failed ({why}): check api-endpoint and the network")
+    if isinstance(error, requests.RequestException):
+        raise Transient(f"request failed ({type(error).__name__})")
+    if error is not None:
+        raise error
+    response: requests.Response = box["response"]
+    if 300 <= response.status_code < 400:
+        raise Permanent(redirect_message(response.status_code,
+                                         response.headers.get("Location", "")))
+    return response
+
+
+def redirect_message(code: int, location: str) -> str:
+    """Why a redirect failed the call, naming the host it pointed to."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(location).hostname or ""
+    except ValueError:
+        host = ""
+    where = f"to {clean_text(host, 100)}" if host else (
+        "to another path" if location else "without a Location")
+    return (f"HTTP {code}: the API redirected {where}; redirects are never followed, so the "
+            "signed call goes to api-endpoint only: check api-endpoint")
+
+
+def server_trouble(response: requests.Response) -> Transient | None:
+    """HTTP 429 and 5xx: retried, after ``Retry-After`` where given."""
+    code = response.status_code
+    if code == 429 or code >= 500:
+        return Transient(f"HTTP {code}", retry_after(response.headers.get("Retry-After")),
+                         cause=f"HTTP {code} (the API's server is busy or failing; retried)",
+                         request_id=response.headers.get("x-jdcloud-request-id", ""))
+    return None
+
+
+class Retrying:
+    """The retry loop shared by both APIs; safe to share between threads.
+
+    ``stopped`` is set once credentials are refused for good: every call after that ends
+    at once, with the cause that stopped the run.
+    """
+
+    def __init__(self, *, timeout: float, max_attempts: int, backoff: float,
+                 sleep: Callable[[float], None], on_retry: Callable[[str], None]) -> None:
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.sleep = sleep
+        self.on_retry = on_retry
+        self.stopped = threading.Event()
+        self.stop_cause = ""
+
+    def call(self, attempt: Callable[[float, bool], Any],
+             time_left: Callable[[], float] | None = None) -> CallResult:
+        """Run ``attempt(timeout, second_chance)`` until it returns, or fails for good.
+
+        ``time_left`` (seconds) caps each request's timeout, so that a poll cannot outlast
+        the wait it belongs to.
+        """
+        attempts = 0
+        bonus = False  # the one extra attempt a second chance gives
+        last: Transient | Permanent | None = None
+        while attempts < self.max_attempts + bonus:
+            if self.stopped.is_set():
+                return CallResult(False, attempts, auth_failed=True, error=(
+                    str(last) if last else "not sent: an earlier call's credentials were "
+                    "refused"), cause=last.cause if last else self.stop_cause)
+            attempts += 1
+            timeout = self.timeout if time_left is None else max(
+                MIN_TIMEOUT, min(self.timeout, time_left()))
+            try:
+                value = attempt(timeout, bonus)
+            except Transient as failure:
+                last = failure
+                if attempts >= self.max_attempts + bonus:
+                    break
+                delay = self._delay(attempts, failure.retry_after)
+                self.on_retry(f"{failure}; retrying in {delay:.1f}s "
+                              f"(attempt {attempts + 1} of {self.max_attempts})")
+                self.sleep(delay)
+                continue
+            except Permanent as failure:
+                last = failure
+                if failure.second_chance and not bonus:
+                    bonus = True  # a change of approach, not a retry: one more attempt
+                    self.on_retry(failure.second_chance)
+                    continue
+                if failure.stop_all:
+                    self.stop_cause = failure.cause
+                    self.stopped.set()
+                return CallResult(False, attempts, error=str(failure), cause=failure.cause,
+                                  auth_failed=failure.stop_all,
+                                  request_id=failure.request_id)
+            return CallResult(True, attempts, value=value)
+        assert last is not None
+        return CallResult(False, attempts, error=str(last), cause=last.cause,
+                          request_id=last.request_id)
+
+    def _delay(self, attempt: int, hint: float | None) -> float:
+        if hint is not None:
+            return min(hint, MAX_RETRY_AFTER)
+        ceiling = min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF)
+        return ceiling * random.uniform(0.5, 1.0)  # jitter spreads concurrent retries
+
+
+def retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def reason(error: Exception) -> str:
+    text = str(error)
+    for marker in ("Connection refused", "Connection reset", "Name or service not known",
+                   "RemoteDisconnected", "Connection aborted", "Max retries exceeded"):
+        if marker in text:
+            return marker.lower() if marker[0].isupper() and " " in marker else marker
+    return type(error).__name__
+
+
+def brief(body: Mapping[str, Any]) -> str:
+    """A request body for the debug log: lists shortened to their size and first item."""
+    parts = []
+    for key, value in body.items():
+        if isinstance(value, list):
+            first = f" {value[0]} ..." if value else ""
+            value = f"[{len(value)} items{first}]"
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+MAX_TASK_ID = 256
+
+
+def task_id_from(body: Mapping[str, Any], key: str = "taskid") -> str | None:
+    """The task ID of a refresh or prefetch answer, or None if it is missing.
+
+    The APIs document no format, so any non-empty string of at most 256 characters is
+    taken as JD wrote it (printing makes it harmless: console, outputs, summary). Refusing
+    an odd but real ID would resend an accepted call and burn the day's quota.
+    """
+    task_id = body.get(key)
+    if isinstance(task_id, int) and not isinstance(task_id, bool):
+        task_id = str(task_id)
+    if not isinstance(task_id, str) or not task_id.strip() or len(task_id) > MAX_TASK_ID:
+        return None
+    return task_id
