@@ -133,9 +133,9 @@ def build_images(scratch: Path) -> Images:
     return _built[0]
 
 
-def copy_action(parent: Path) -> Path:
-    """The action (action.yml, Dockerfile and the package) in ``parent/ACTION_FOLDER``."""
-    target = parent / ACTION_FOLDER
+def copy_action(parent: Path, folder: str = ACTION_FOLDER) -> Path:
+    """The action (action.yml, Dockerfile and the package) in ``parent/folder``."""
+    target = parent / folder
     target.mkdir(parents=True, exist_ok=True)
     for name in ACTION_FILES:
         shutil.copy2(ROOT / name, target / name)

@@ -20,7 +20,9 @@ How act is run, and why (act 0.2.x, offline):
   ``--action-cache-path CACHE`` mounts them at the same paths and reaches 127.0.0.1.
 - act builds a local Docker action with neither build arguments nor host networking:
   ``tests/runners.py`` builds the image act would build, under act's name, once, and act
-  runs it with ``--rebuild=false --pull=false``.
+  runs it with ``--rebuild=false --pull=false``. ``--pull=false`` only stops act pulling an
+  image it already has: a ``docker://`` image that is absent is still pulled (the pinned
+  release in ``tests/test_pinned_image.py`` is pulled that way, by digest).
 - On the host act also passes its own environment to the action's container, so act runs
   with a minimal one and the secrets come from ``--secret-file``.
 """
