@@ -20,17 +20,25 @@ from pathlib import Path
 import pytest
 
 from tests.fake_jd import FakeJd, md5_signature
+from tests.fake_openapi import FakeOpenApi
 
 USERNAME = "jcloud_test"
 SECRET = "s3cr3t-KEY-0123456789abcdef"
+ACCESS_KEY_ID = "JDC_TESTACCESSKEY0123456"
+ACCESS_KEY_SECRET = "oa-s3cr3t-SECRET-0123456789abcdef"
+SECURITY_TOKEN = "sts-t0ken-0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def secret_values(username: str = USERNAME, secret: str = SECRET) -> list[str]:
-    """The secret and every signature a run around now could compute from it."""
+    """The secrets and every signature a run around now could compute from them: the
+    legacy key's daily md5s, the OpenAPI secret and token, and every per-request
+    signature a fake OpenAPI server has received."""
     today = dt.date.today()
     days = [today + dt.timedelta(days=n) for n in range(-2, 3)]
-    return [secret] + [md5_signature(username, secret, day) for day in days]
+    return [secret, ACCESS_KEY_SECRET, SECURITY_TOKEN,
+            *(md5_signature(username, secret, day) for day in days),
+            *FakeOpenApi.SIGNATURES_SEEN]
 
 
 def assert_no_leak(where: str, text: str) -> None:
@@ -222,14 +230,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             report.longrepr = f"{item.nodeid}: {leak}"
 
 
-# -- JD Cloud's OpenAPI ------------------------------------------------------------------------
-from tests.fake_openapi import FakeOpenApi  # noqa: E402
-
-ACCESS_KEY_ID = "JDC_TESTACCESSKEY0123456"
-ACCESS_KEY_SECRET = "oa-s3cr3t-SECRET-0123456789abcdef"
-SECURITY_TOKEN = "sts-t0ken-0123456789abcdef"
-
-
 @pytest.fixture
 def fake_openapi() -> Iterator[FakeOpenApi]:
     """A fake CDN OpenAPI knowing the permanent key ACCESS_KEY_ID / ACCESS_KEY_SECRET
@@ -237,3 +237,13 @@ def fake_openapi() -> Iterator[FakeOpenApi]:
     STS key)."""
     with FakeOpenApi(ACCESS_KEY_ID, ACCESS_KEY_SECRET) as server:
         yield server
+
+
+@pytest.fixture
+def openapi_env(fake_openapi: FakeOpenApi) -> dict[str, str]:
+    """JDCDN_* settings for the OpenAPI, pointing at the fake server, with fast retries."""
+    return {"JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "JDCDN_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET,
+            "JDCDN_API_ENDPOINT": fake_openapi.endpoint,
+            "JDCDN_BASE_URL": "https://www.example.com/",
+            "JDCDN_BACKOFF": "0.01"}

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from jdcdn_action.api import openapi_signing as signing
@@ -133,7 +133,11 @@ class FakeOpenApi:
 
     Keys: ``add_key(ak, secret, token=None, allowed=True)`` adds (or replaces) a key: with a
     ``token`` it is an STS key, ``allowed=False`` makes it a user without CDN permission.
+    Every signature any instance receives is kept in ``SIGNATURES_SEEN``, so the leak check
+    can look for each one in a run's log and files.
     """
+
+    SIGNATURES_SEEN: ClassVar[set[str]] = set()
 
     def __init__(
         self,
@@ -255,6 +259,7 @@ class FakeOpenApi:
         match = AUTH_RE.fullmatch(auth or "")
         if not match:
             raise ApiError(401, "missing or malformed Authorization header")
+        FakeOpenApi.SIGNATURES_SEEN.add(match["signature"])
         date, nonce = _one(headers, signing.DATE_HEADER), _one(headers, signing.NONCE_HEADER)
         if not date or not nonce:
             raise ApiError(401, "x-jdcloud-date and x-jdcloud-nonce are required")
