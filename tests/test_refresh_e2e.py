@@ -176,7 +176,7 @@ def test_secrets_never_leak_even_in_debug(run_cli, fake_jd, jd_env):
     env = jd_env | {"JDCDN_PATHS": "a.css", "RUNNER_DEBUG": "1"}
     run = run_cli(["--debug"], env=env, github=True)
     # run_cli asserts the absence of every value below in every channel; check it looked.
-    assert len(secret_values()) == 6
+    assert len(secret_values()) >= 8  # 3 secrets, 5 daily md5s, OpenAPI signatures seen
     assert run.code in (0, 1)
 
 
