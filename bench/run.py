@@ -64,15 +64,19 @@ def bench_planning(sizes: list[int]) -> list[dict]:
     return rows
 
 
-def bench_calls(urls: int, latencies: list[float], concurrencies: list[int]) -> list[dict]:
-    """Wall time of the sending stage against the fake server, next to the floor."""
+def bench_calls(urls: int, latencies: list[float], concurrencies: list[int],
+                api: str = "legacy") -> list[dict]:
+    """Wall time of the sending stage against a fake server (legacy or OpenAPI), next to
+    the floor ``ceil(calls / concurrency) x latency``."""
     import datetime as dt
 
     from jdcdn_action.api.legacy import LegacyApi
+    from jdcdn_action.api.openapi import OpenApi
     from jdcdn_action.calls import send_batches
     from jdcdn_action.planning import plan_batches
     from jdcdn_action.urls import UrlPlan
     from tests.fake_jd import FakeJd
+    from tests.fake_openapi import FakeOpenApi
 
     plan = UrlPlan(files=tuple(f"https://www.example.com/f{i:05d}.js" for i in range(urls)),
                    dirs=())
@@ -80,20 +84,51 @@ def bench_calls(urls: int, latencies: list[float], concurrencies: list[int]) -> 
     rows = []
     for latency in latencies:
         for concurrency in concurrencies:
-            with FakeJd(latency=latency) as fake:
-                api = LegacyApi(fake.endpoint, fake.username, fake.secret,
-                            dt.timezone(dt.timedelta(hours=8)),
-                            pool_size=concurrency, max_attempts=1)
+            fake = FakeJd(latency=latency) if api == "legacy" else FakeOpenApi(
+                "AKBENCH", "bench-secret", latency=latency)
+            with fake:
+                backend = LegacyApi(fake.endpoint, fake.username, fake.secret,
+                                    dt.timezone(dt.timedelta(hours=8)),
+                                    pool_size=concurrency, max_attempts=1) \
+                    if api == "legacy" else OpenApi(fake.endpoint, "AKBENCH", "bench-secret",
+                                                    pool_size=concurrency, max_attempts=1)
                 start = time.perf_counter()
-                results = send_batches(api, batches, concurrency)
+                results = send_batches(backend, batches, concurrency)
                 wall = time.perf_counter() - start
-                api.close()
-                assert all(r.outcome == "succeeded" for r in results)
+                backend.close()
+                assert all(r.outcome == "succeeded" for r in results), results[0].error
             floor = math.ceil(len(batches) / concurrency) * latency
-            rows.append({"urls": urls, "calls": len(batches), "latency_ms": latency * 1000,
-                         "concurrency": concurrency, "seconds": round(wall, 3),
-                         "floor_seconds": round(floor, 3),
+            rows.append({"api": api, "urls": urls, "calls": len(batches),
+                         "latency_ms": latency * 1000, "concurrency": concurrency,
+                         "seconds": round(wall, 3), "floor_seconds": round(floor, 3),
                          "over_floor_pct": round((wall / floor - 1) * 100, 1)})
+    return rows
+
+
+def bench_signing(repeat: int) -> list[dict]:
+    """What signing one call costs: a 100-URL body, each API's way (median per call)."""
+    import datetime as dt
+
+    from jdcdn_action.api.legacy_signing import sign
+    from jdcdn_action.api.openapi_signing import signed_headers
+
+    body = json.dumps({"taskType": "url", "urls": [
+        f"https://www.example.com/assets/file-{i:05d}.js" for i in range(100)]}).encode()
+    cases = {
+        "openapi (JDCLOUD2-HMAC-SHA256, 100-URL body)": lambda: signed_headers(
+            "POST", "https://cdn.jdcloud-api.com/v1/task", body, "AK", "SK", "TOKEN"),
+        "legacy (md5 of date, user and key)": lambda: sign("user", "key", dt.date.today()),
+    }
+    rows = []
+    for name, sign_once in cases.items():
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(100):
+                sign_once()
+            times.append((time.perf_counter() - start) / 100)
+        rows.append({"signature": name, "us_per_call": round(statistics.median(times) * 1e6,
+                                                             1)})
     return rows
 
 
@@ -336,6 +371,8 @@ def main() -> int:
         "planning": bench_planning(sizes),
         "paths_file": bench_paths_file(paths_file),
         "calls": bench_calls(urls, latencies, concurrencies),
+        "calls_openapi": bench_calls(urls, latencies, concurrencies, api="openapi"),
+        "signing": bench_signing(repeat),
         "startup": bench_startup(repeat),
         "git_diff": bench_git(git_files),
     }
@@ -348,7 +385,9 @@ def main() -> int:
           f"{results['machine']['cpus']} CPUs")
     print(table("Planning (entries -> URLs -> batches)", results["planning"]))
     print(table("A large paths-file, to the max-urls refusal", results["paths_file"]))
-    print(table("Calls against the fake server", results["calls"]))
+    print(table("Calls against the fake server (legacy)", results["calls"]))
+    print(table("Calls against the fake server (OpenAPI)", results["calls_openapi"]))
+    print(table("Signing one call (median)", results["signing"]))
     print(table("Start-up (median)", results["startup"]))
     print(table("git-diff listing", results["git_diff"]))
     if "image" in results:
