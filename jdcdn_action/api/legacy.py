@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
@@ -21,12 +20,11 @@ from typing import Any, Literal
 from jdcdn_action.api import SubmitKind, Submitted, TaskKind, TaskStatus
 from jdcdn_action.api.legacy_signing import sign, signing_day
 from jdcdn_action.api.transport import (
+    Caller,
     CallResult,
     Permanent,
-    Retrying,
     Transient,
     brief,
-    new_session,
     post_within,
     server_trouble,
     task_id_from,
@@ -65,48 +63,21 @@ QUERY_STATES: dict[int, Literal["succeeded", "running", "failed"]] = {
 Extractor = Callable[[dict[str, Any]], Any]
 
 
-class LegacyApi:
+class LegacyApi(Caller):
     """A signed, retrying caller of the legacy API; safe to share between threads. It
-    knows tasks only as a whole, one per status query."""
+    knows tasks only as a whole, one per status query. ``options``: see ``Caller``."""
 
     name = "legacy"
     query_ids_per_call = 1
 
-    def __init__(
-        self,
-        endpoint: str,
-        username: str,
-        secret_key: str,
-        timezone: dt.tzinfo,
-        *,
-        timeout: float = 30.0,
-        max_attempts: int = 5,
-        backoff: float = 1.0,
-        pool_size: int = 4,
-        on_signature: Callable[[str], None] = lambda _signature: None,
-        on_retry: Callable[[str], None] = lambda _message: None,
-        on_debug: Callable[[str], None] = lambda _message: None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.endpoint = endpoint.rstrip("/")
+    def __init__(self, endpoint: str, username: str, secret_key: str, timezone: dt.tzinfo,
+                 **options: Any) -> None:
+        super().__init__(endpoint, **options)
         self.username = username
         self._secret_key = secret_key
         self.timezone = timezone
-        self._on_signature = on_signature
-        self._on_retry = on_retry
-        self._on_debug = on_debug
         self._lock = threading.Lock()
         self._use_utc = False
-        self.retrying = Retrying(timeout=timeout, max_attempts=max_attempts, backoff=backoff,
-                                 sleep=sleep, on_retry=on_retry)
-        self.session = new_session(pool_size)
-
-    @property
-    def stopped(self) -> threading.Event:
-        return self.retrying.stopped
-
-    def close(self) -> None:
-        self.session.close()
 
     # -- the Backend interface -----------------------------------------------------------
     def submit(self, kind: SubmitKind, urls: Sequence[str]) -> CallResult:

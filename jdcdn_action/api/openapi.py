@@ -12,7 +12,6 @@ a 2xx body that is not the expected JSON. Permanent: other 4xx and every redirec
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -22,12 +21,11 @@ import requests
 from jdcdn_action.api import SubmitKind, Submitted, TaskKind, TaskStatus
 from jdcdn_action.api.openapi_signing import signed_headers
 from jdcdn_action.api.transport import (
+    Caller,
     CallResult,
     Permanent,
-    Retrying,
     Transient,
     brief,
-    new_session,
     post_within,
     server_trouble,
     task_id_from,
@@ -49,40 +47,19 @@ HINTS = {
 }
 
 
-class OpenApi:
-    """A signed, retrying caller of the CDN OpenAPI; safe to share between threads."""
+class OpenApi(Caller):
+    """A signed, retrying caller of the CDN OpenAPI; safe to share between threads.
+    ``options``: see ``Caller``."""
 
     name = "openapi"
     query_ids_per_call = 10
 
-    def __init__(
-        self,
-        endpoint: str,
-        access_key_id: str,
-        access_key_secret: str,
-        security_token: str = "",
-        *,
-        timeout: float = 30.0,
-        max_attempts: int = 5,
-        backoff: float = 1.0,
-        pool_size: int = 4,
-        on_signature: Callable[[str], None] = lambda _signature: None,
-        on_retry: Callable[[str], None] = lambda _message: None,
-        on_debug: Callable[[str], None] = lambda _message: None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.endpoint = endpoint.rstrip("/")
+    def __init__(self, endpoint: str, access_key_id: str, access_key_secret: str,
+                 security_token: str = "", **options: Any) -> None:
+        super().__init__(endpoint, **options)
         self._access_key_id = access_key_id
         self._secret = access_key_secret
         self._token = security_token
-        self._on_signature = on_signature
-        self._on_debug = on_debug
-        self.retrying = Retrying(timeout=timeout, max_attempts=max_attempts, backoff=backoff,
-                                 sleep=sleep, on_retry=on_retry)
-        self.session = new_session(pool_size)
-
-    def close(self) -> None:
-        self.session.close()
 
     # -- the Backend interface -----------------------------------------------------------
     def submit(self, kind: SubmitKind, urls: Sequence[str]) -> CallResult:

@@ -17,6 +17,7 @@ import datetime as dt
 import email.utils
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -151,6 +152,40 @@ def server_trouble(response: requests.Response) -> Transient | None:
                          cause=f"HTTP {code} (the API's server is busy or failing; retried)",
                          request_id=response.headers.get("x-jdcloud-request-id", ""))
     return None
+
+
+class Caller:
+    """What both backends share: the endpoint, a pooled session, the retry loop, and the
+    hooks that mask each signature, log retries and write debug lines."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        backoff: float = 1.0,
+        pool_size: int = 4,
+        on_signature: Callable[[str], None] = lambda _signature: None,
+        on_retry: Callable[[str], None] = lambda _message: None,
+        on_debug: Callable[[str], None] = lambda _message: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self._on_signature = on_signature
+        self._on_retry = on_retry
+        self._on_debug = on_debug
+        self.retrying = Retrying(timeout=timeout, max_attempts=max_attempts, backoff=backoff,
+                                 sleep=sleep, on_retry=on_retry)
+        self.session = new_session(pool_size)
+
+    @property
+    def stopped(self) -> threading.Event:
+        """Set once the credentials were refused for good: nothing more is sent."""
+        return self.retrying.stopped
+
+    def close(self) -> None:
+        self.session.close()
 
 
 class Retrying:
