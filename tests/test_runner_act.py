@@ -1,9 +1,9 @@
 """The action under nektos/act: GitHub's workflow syntax, inputs, outputs and log commands.
 
 Each scenario writes a workflow into a scratch repository that holds the action in a folder
-(``uses: ./jdcdn-action-runners``), runs it with act against the fake JD server on
-127.0.0.1, and checks what act saw: the step's outcome, the values a later step read from
-``steps.<id>.outputs``, and act's whole log.
+(``uses: ./<ACTION_FOLDER>``, named in ``tests/runners.py``), runs it with act against the
+fake JD server on 127.0.0.1, and checks what act saw: the step's
+outcome, the values a later step read from ``steps.<id>.outputs``, and act's whole log.
 
 How act is run, and why (act 0.2.x, offline):
 - ``-P ubuntu-latest=-self-hosted``: the job runs on this host, so no runner image is
