@@ -11,6 +11,7 @@ except under CI (``CI=true``), where they must run.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,9 +30,13 @@ TOOLS = ROOT / os.environ.get("JDCDN_RUNNER_TOOLS", ".cache/runner-tools")
 # Our own tags: other checkouts build on the same engine. act names the image of a local
 # Docker action "act-<folder>-dockeraction:latest"; the scratch repositories keep the
 # action in a folder of this name, so act finds the image built here and reuses it.
-ACTION_FOLDER = "jdcdn-action-runners"
+# JDCDN_TEST_IMAGE (one tag per checkout, as for the container tests) sets both names
+# apart, so that two checkouts never run each other's build.
+_CHECKOUT = re.sub(r"[^a-z0-9]+", "-", os.environ.get("JDCDN_TEST_IMAGE", "")
+                   .rpartition(":")[2].lower()).strip("-")
+ACTION_FOLDER = "jdcdn-action-runners" + (f"-{_CHECKOUT}" if _CHECKOUT else "")
 ACT_IMAGE = f"act-{ACTION_FOLDER}-dockeraction:latest"
-GITLAB_IMAGE = "jdcdn-action:runners-test"
+GITLAB_IMAGE = f"jdcdn-action:runners-{_CHECKOUT or 'test'}"
 RUNNER_UID = 1001  # the user GitHub's hosted runners check out as
 # What the action needs from the repository: the files the Dockerfile copies.
 ACTION_FILES = ("action.yml", "Dockerfile", ".dockerignore", "requirements.txt",

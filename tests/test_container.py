@@ -5,7 +5,8 @@ be reached, FROM the local base that the shared ``docker-offline.sh`` makes). Ea
 mounts real folders and a real git checkout owned by another uid than the container's
 root, reaches the fake JD server on 127.0.0.1 through ``--network host``, and is checked
 the way the runner reads it: the outputs file, the summary, the exit code, and the secret
-and its signatures nowhere in the log or on disk.
+and its signatures nowhere in the log or on disk. The OpenAPI keys path runs the same way
+against the fake OpenAPI gateway, which checks every signature as received.
 
 Without a Docker engine these tests are skipped, except under CI (``CI=true``), where
 they must run; ``JDCDN_SKIP_CONTAINER_TESTS=1`` leaves them to another job.
@@ -26,7 +27,10 @@ import pytest
 import yaml
 
 from tests.conftest import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
     SECRET,
+    SECURITY_TOKEN,
     USERNAME,
     Run,
     assert_no_leak,
@@ -35,6 +39,7 @@ from tests.conftest import (
     secret_values,
 )
 from tests.fake_jd import FakeJd
+from tests.fake_openapi import FakeOpenApi
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_BASE_SCRIPT = ROOT.parent / "shared" / "ci" / "docker-offline.sh"
@@ -324,6 +329,46 @@ def test_runner_style_run_sends_sets_outputs_and_summary(image, fake_jd, tmp_pat
     assert tree_listing(site.path) == before
 
 
+def openapi_inputs(fake_openapi: FakeOpenApi) -> dict[str, str]:
+    return {"access-key-id": ACCESS_KEY_ID, "access-key-secret": ACCESS_KEY_SECRET,
+            "api-endpoint": fake_openapi.endpoint, "base-url": BASE_URL, "timeout": "5"}
+
+
+def test_runner_style_run_with_openapi_sts_keys(image, fake_openapi, tmp_path):
+    """Temporary (STS) OpenAPI keys as inputs: the fake gateway accepted every signature
+    and token, the outputs and summary hold its task IDs, and the secret, the token and
+    every signature the gateway saw are masked and nowhere in the log or on disk."""
+    fake_openapi.add_key(ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN)
+    job = GitHubJob(tmp_path)
+    site = make_site(job.workspace)
+    before = tree_listing(site.path)
+    run = job.run(image, openapi_inputs(fake_openapi) | {
+        "security-token": SECURITY_TOKEN, "paths": "index.html\ncss/site.css\nimg/"})
+
+    assert run.code == 0, run.log
+    urls = [BASE_URL, BASE_URL + "css/site.css", BASE_URL + "index.html"]
+    assert run.json_output("urls") == urls
+    task_ids = run.json_output("task-ids")
+    assert len(task_ids) == 2 and sorted(task_ids) == sorted(fake_openapi.task_ids())
+    assert run.outputs["task-id"] == task_ids[0]
+    assert run.json_output("failed") == []
+    assert (run.outputs["url-count"], run.outputs["dir-count"],
+            run.outputs["batch-count"]) == ("3", "1", "2")
+    assert fake_openapi.refreshed("url") == set(urls)
+    assert fake_openapi.refreshed("dir") == {BASE_URL + "img/"}
+    assert len(fake_openapi.calls) == 2  # no retries: each call was accepted as sent
+    assert all(c.headers["x-jdcloud-security-token"] == SECURITY_TOKEN
+               for c in fake_openapi.accepted())
+    assert run.report is not None and run.report["settings"]["api"] == "openapi"
+    assert all(task_id in run.summary for task_id in task_ids)
+    for secret in (ACCESS_KEY_SECRET, SECURITY_TOKEN):  # masked first: the runner hides it
+        assert f"::add-mask::{secret}" in run.stdout
+    # job.run found none of these in the log or under the job's folders.
+    signatures = {c.headers["Authorization"].rsplit("=", 1)[1] for c in fake_openapi.calls}
+    assert signatures <= FakeOpenApi.SIGNATURES_SEEN
+    assert tree_listing(site.path) == before
+
+
 def test_runner_style_push_event_refreshes_the_changed_files(image, fake_jd, tmp_path):
     if not (ROOT / "jdcdn_action" / "changes.py").is_file():
         pytest.skip("git-diff is not part of the package yet")
@@ -476,6 +521,10 @@ def gitlab_job(image: Image, project: Path, env: dict[str, str],
                report=json.loads(report.read_text()) if report.is_file() else None)
 
 
+# The leak checks look for ACCESS_KEY_SECRET, so they find this one too.
+WRONG_ACCESS_SECRET = ACCESS_KEY_SECRET + "-wrong"
+
+
 def jdcdn_variables(fake_jd: FakeJd) -> dict[str, str]:
     return {"JDCDN_USERNAME": USERNAME, "JDCDN_SECRET_KEY": SECRET,
             "JDCDN_API_ENDPOINT": fake_jd.endpoint, "JDCDN_BASE_URL": BASE_URL,
@@ -525,6 +574,31 @@ def test_gitlab_style_missing_key_exits_2_and_sends_nothing(image, fake_jd, tmp_
     assert "exit=2" in run.stdout, run.log
     assert "secret-key" in run.stderr and "Traceback" not in run.log
     assert fake_jd.calls == []
+
+
+def test_gitlab_style_openapi_wrong_secret_is_exit_1_after_one_call(image, fake_openapi,
+                                                                     tmp_path):
+    """A GitLab job with OpenAPI keys whose secret is wrong: the gateway answers 401 to
+    the first call, the run sends no other, exits 1 and says which settings to check."""
+    site = make_site(tmp_path / "site")
+    run = gitlab_job(image, site.path, {
+        "JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID, "JDCDN_ACCESS_KEY_SECRET": WRONG_ACCESS_SECRET,
+        "JDCDN_API_ENDPOINT": fake_openapi.endpoint, "JDCDN_BASE_URL": BASE_URL,
+        "JDCDN_TIMEOUT": "5", "JDCDN_CONCURRENCY": "1",  # two batches, one after the other
+        "JDCDN_PATHS_FILE": "deploy/paths.yml", "CI_PIPELINE_SOURCE": "web",
+        "CI_COMMIT_SHA": site.after})
+
+    assert run.code == 1, run.log
+    assert len(fake_openapi.calls) == 1 and fake_openapi.calls[0].code == 401, run.log
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert errors and "HTTP 401" in errors[-1], run.log
+    assert "access-key-id" in errors[-1] and "access-key-secret" in errors[-1], errors[-1]
+    assert run.dotenv["JDCDN_TASK_IDS"] == "" and run.dotenv["JDCDN_FAILED_COUNT"] == "4"
+    assert "Traceback" not in run.log and "::" not in run.stdout
+    # gitlab_job found neither the wrong secret nor its signature in the log or the project.
+    assert WRONG_ACCESS_SECRET.startswith(ACCESS_KEY_SECRET)
+    assert fake_openapi.calls[0].headers["Authorization"].rsplit("=", 1)[1] in \
+        FakeOpenApi.SIGNATURES_SEEN
 
 
 # -- the image itself ------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The action under nektos/act: GitHub's workflow syntax, inputs, outputs and log commands.
 
 Each scenario writes a workflow into a scratch repository that holds the action in a folder
-(``uses: ./jdcdn-action-runners``), runs it with act against the fake JD server on
-127.0.0.1, and checks what act saw: the step's outcome, the values a later step read from
-``steps.<id>.outputs``, and act's whole log.
+(``uses: ./<ACTION_FOLDER>``, named in ``tests/runners.py``), runs it with act against the
+fake JD server (or the fake OpenAPI gateway) on 127.0.0.1, and checks what act saw: the
+step's outcome, the values a later step read from ``steps.<id>.outputs``, and act's whole
+log.
 
 How act is run, and why (act 0.2.x, offline):
 - ``-P ubuntu-latest=-self-hosted``: the job runs on this host, so no runner image is
@@ -41,8 +42,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import SECRET, USERNAME
+from tests.conftest import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    SECRET,
+    SECURITY_TOKEN,
+    USERNAME,
+)
 from tests.fake_jd import FakeJd
+from tests.fake_openapi import FakeOpenApi
 from tests.gitrepo import Repo
 from tests.runners import (
     ACTION_FOLDER,
@@ -205,7 +213,7 @@ def action(inputs: dict[str, str], **step: object) -> dict:
     return {**step, "uses": f"./{ACTION_FOLDER}", "with": inputs}
 
 
-def endpoint(fake_jd: FakeJd) -> dict[str, str]:
+def endpoint(fake_jd: FakeJd | FakeOpenApi) -> dict[str, str]:
     return {"api-endpoint": fake_jd.endpoint, "base-url": BASE_URL, "timeout": "5"}
 
 
@@ -350,6 +358,49 @@ def test_wrong_secret_is_one_error_line_that_says_why(wrong_secret_run):
         errors = [line for line in run.step(step) if "::error" in line]
         assert len(errors) == 1, errors
         assert "signature" in errors[0] and "secret-key" in errors[0], errors[0]
+
+
+def test_openapi_sts_keys_from_secrets_and_env_set_outputs_and_leak_nothing(
+        act, images, fake_openapi, scratch):
+    """Temporary (STS) OpenAPI keys given both ways a workflow gives them: as inputs from
+    ``secrets``, and as JDCDN_* in the step's ``env``. The fake gateway checked each
+    signature and the token; a later step reads the second step's outputs. act runs with
+    ``--insecure-secrets``, so only the action's own masking could hide a leak."""
+    fake_openapi.add_key(ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN)
+    paths = {"paths": "index.html\ncss/site.css\n"}
+    run = scratch.run(act, workflow(
+        action(endpoint(fake_openapi) | paths | {
+            "access-key-id": "${{ secrets.JD_ACCESS_KEY_ID }}",
+            "access-key-secret": "${{ secrets.JD_ACCESS_KEY_SECRET }}",
+            "security-token": "${{ secrets.JD_SECURITY_TOKEN }}"},
+            name="keys as inputs", id="as-input"),
+        action(endpoint(fake_openapi) | paths, name="keys in env", id="cdn", env={
+            "JDCDN_ACCESS_KEY_ID": "${{ secrets.JD_ACCESS_KEY_ID }}",
+            "JDCDN_ACCESS_KEY_SECRET": "${{ secrets.JD_ACCESS_KEY_SECRET }}",
+            "JDCDN_SECURITY_TOKEN": "${{ secrets.JD_SECURITY_TOKEN }}"})),
+        secrets={"JD_ACCESS_KEY_ID": ACCESS_KEY_ID, "JD_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET,
+                 "JD_SECURITY_TOKEN": SECURITY_TOKEN}, insecure_secrets=True)
+
+    assert run.code == 0, run.log
+    assert "Success - Main keys as inputs" in run.log and "Success - Main keys in env" \
+        in run.log, run.log
+    # One call per step, each accepted as first sent, each with the token.
+    assert len(fake_openapi.calls) == 2 and len(fake_openapi.accepted()) == 2, run.log
+    assert all(c.headers["x-jdcloud-security-token"] == SECURITY_TOKEN
+               for c in fake_openapi.accepted())
+    assert run.recorded["outcome"] == "success"
+    assert json.loads(run.recorded["task-ids"]) == [fake_openapi.task_ids()[1]]
+    assert run.recorded["task-id"] == fake_openapi.task_ids()[1]
+    assert (run.recorded["url-count"], run.recorded["batch-count"]) == ("3", "1")
+    assert json.loads(run.recorded["failed"]) == []
+    # Masked (act shows the action's ::add-mask:: lines as "***"), and nowhere to be seen:
+    # not the secret, the token or any signature the gateway received.
+    for step in ("keys as inputs", "keys in env"):  # the secret, the token, a signature
+        masks = [line for line in run.step(step) if line.rstrip().endswith("⚙  ***")]
+        assert len(masks) >= 3, run.log
+    assert_no_secret("act's log", run.log, ACCESS_KEY_SECRET)
+    assert_no_secret_on_disk(scratch.site, ACCESS_KEY_SECRET)
+    assert_no_secret_on_disk(scratch.root / "act-cache", ACCESS_KEY_SECRET)
 
 
 def test_dry_run_needs_no_credentials(act, images, fake_jd, scratch):

@@ -1,5 +1,6 @@
-"""The image as a GitLab CI job under gitlab-ci-local: the README's example, dotenv
-artifacts passed to a later job, push and merge-request pipelines, shallow clones.
+"""The image as a GitLab CI job under gitlab-ci-local: the README's example (with legacy
+and with OpenAPI keys), dotenv artifacts passed to a later job, push and merge-request
+pipelines, shallow clones.
 
 How gitlab-ci-local is run, and why (4.x, offline):
 - It needs Node 22 or newer and rsync; ``.ci/run`` installs Node 22 (npm package
@@ -29,8 +30,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import SECRET, USERNAME, parse_dotenv
+from tests.conftest import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    SECRET,
+    USERNAME,
+    parse_dotenv,
+)
 from tests.fake_jd import FakeJd
+from tests.fake_openapi import FakeOpenApi
 from tests.gitrepo import Origin, Repo
 from tests.runners import (
     ROOT,
@@ -147,7 +155,7 @@ def gitlab_variables(**extra: str) -> dict[str, str]:
     return {"GITLAB_CI": "true", "CI_DEFAULT_BRANCH": "main", **extra}
 
 
-def endpoint_variables(fake_jd: FakeJd) -> dict[str, str]:
+def endpoint_variables(fake_jd: FakeJd | FakeOpenApi) -> dict[str, str]:
     return {"JDCDN_API_ENDPOINT": fake_jd.endpoint, "JDCDN_TIMEOUT": "5"}
 
 
@@ -196,9 +204,13 @@ def push_three_commits(repo: Repo) -> list[str]:
 
 
 # -- the README's example --------------------------------------------------------------------
-def test_readme_example_push_pipeline_passes_dotenv_to_a_later_job(gcl, images, fake_jd,
-                                                                   tmp_path):
-    repo, before = site_repo(tmp_path)
+def readme_pipeline(gcl: str, images: Images, root: Path, fake: FakeJd | FakeOpenApi,
+                    secrets: dict[str, str]) -> tuple[Pipeline, str, list[str]]:
+    """The README's job in a push pipeline of three commits, the credentials given as
+    project CI/CD variables, and a later job (``needs:`` it) that prints the dotenv
+    variables it received. Returns the run, the README job's name and the URLs the push
+    must refresh."""
+    repo, before = site_repo(root)
     expected = push_three_commits(repo)
     ci = readme_gitlab_example()
     name = next(iter(ci))
@@ -209,21 +221,49 @@ def test_readme_example_push_pipeline_passes_dotenv_to_a_later_job(gcl, images, 
         'for v in TASK_IDS TASK_ID URL_COUNT DIR_COUNT BATCH_COUNT FAILED_COUNT; do '
         'eval "echo JDCDN_$v=\\$JDCDN_$v"; done',
         'test -n "$JDCDN_TASK_ID"'], stage="verify", needs=[name])
-
-    run = run_pipeline(gcl, repo.path, ci, secrets=CREDENTIALS, variables=gitlab_variables(
+    run = run_pipeline(gcl, repo.path, ci, secrets=secrets, variables=gitlab_variables(
         CI_PIPELINE_SOURCE="push", CI_COMMIT_BEFORE_SHA=before, CI_COMMIT_BRANCH="main",
-        **endpoint_variables(fake_jd)))
+        **endpoint_variables(fake)))
+    return run, name, expected
 
-    assert run.code == 0 and run.passed(name) and run.passed("check-dotenv"), run.log
-    assert fake_jd.refreshed() == set(expected)
-    task_ids = [c.answer["taskid"] for c in fake_jd.accepted()]
+
+def assert_dotenv_reached_the_later_job(run: Pipeline, task_ids: list[str]) -> None:
     assert run.value("check-dotenv", "JDCDN_TASK_IDS").split(",") == task_ids
     assert run.value("check-dotenv", "JDCDN_TASK_ID") == task_ids[0]
     assert [run.value("check-dotenv", f"JDCDN_{k}") for k in (
         "URL_COUNT", "DIR_COUNT", "BATCH_COUNT", "FAILED_COUNT")] == ["6", "0", "1", "0"]
+
+
+def test_readme_example_push_pipeline_passes_dotenv_to_a_later_job(gcl, images, fake_jd,
+                                                                   tmp_path):
+    run, name, expected = readme_pipeline(gcl, images, tmp_path, fake_jd, CREDENTIALS)
+
+    assert run.code == 0 and run.passed(name) and run.passed("check-dotenv"), run.log
+    assert fake_jd.refreshed() == set(expected)
+    assert_dotenv_reached_the_later_job(run, [c.answer["taskid"] for c in fake_jd.accepted()])
     assert not any("::" in line for line in run.job(name))  # no GitHub commands here
     assert_no_secret("gitlab-ci-local's log", run.log, SECRET)
-    assert_no_secret_on_disk(repo.path / ".gitlab-ci-local" / "artifacts", SECRET)
+    assert_no_secret_on_disk(run.project / ".gitlab-ci-local" / "artifacts", SECRET)
+
+
+def test_readme_example_with_openapi_keys_passes_dotenv_to_a_later_job(
+        gcl, images, fake_openapi, tmp_path):
+    """The README's job as a user with OpenAPI keys runs it: JDCDN_ACCESS_KEY_ID and
+    JDCDN_ACCESS_KEY_SECRET as project CI/CD variables instead of the legacy key. The
+    fake gateway checked the signature; the later job gets its task ID through dotenv."""
+    run, name, expected = readme_pipeline(gcl, images, tmp_path, fake_openapi, {
+        "JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID, "JDCDN_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET})
+
+    assert run.code == 0 and run.passed(name) and run.passed("check-dotenv"), run.log
+    assert any("(openapi API)" in line for line in run.job(name)), run.log
+    assert fake_openapi.refreshed("url") == set(expected)
+    assert len(fake_openapi.calls) == 1  # accepted as first sent
+    assert_dotenv_reached_the_later_job(run, fake_openapi.task_ids())
+    assert not any("::" in line for line in run.job(name))
+    # Neither the secret nor the signature the gateway received, in the log or artifacts.
+    assert_no_secret("gitlab-ci-local's log", run.log, ACCESS_KEY_SECRET)
+    assert_no_secret_on_disk(run.project / ".gitlab-ci-local" / "artifacts",
+                             ACCESS_KEY_SECRET)
 
 
 # -- a merge-request pipeline ----------------------------------------------------------------
