@@ -22,9 +22,10 @@ from typing import NoReturn
 import pytest
 
 from tests.conftest import USERNAME, secret_values
+from tests.test_container import _base_image, _pip_build_args
+from tests.test_container import _dockerfile_default_base as dockerfile_default_base
 
 ROOT = Path(__file__).resolve().parent.parent
-OFFLINE_BASE_SCRIPT = ROOT.parent / "shared" / "ci" / "docker-offline.sh"
 # npm installs Node 22 and gitlab-ci-local here (.ci/run); JDCDN_RUNNER_TOOLS moves it.
 TOOLS = ROOT / os.environ.get("JDCDN_RUNNER_TOOLS", ".cache/runner-tools")
 # Our own tags: other checkouts build on the same engine. act names the image of a local
@@ -57,42 +58,9 @@ def tool_path() -> str:
                             str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
-def dockerfile_default_base() -> str:
-    for line in (ROOT / "Dockerfile").read_text().splitlines():
-        if line.startswith("ARG BASE_IMAGE="):
-            return line.partition("=")[2].strip()
-    raise AssertionError("the Dockerfile has no ARG BASE_IMAGE=")
-
-
 def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
-
-
-def _local_base() -> str:
-    """A Debian-based Python image that is present: JDCDN_BASE_IMAGE, the one the shared
-    offline script makes, or the Dockerfile's default if it was pulled before."""
-    base = os.environ.get("JDCDN_BASE_IMAGE", "").strip()
-    if base:
-        return base
-    if OFFLINE_BASE_SCRIPT.is_file() and os.geteuid() == 0:
-        done = subprocess.run(["bash", str(OFFLINE_BASE_SCRIPT)], capture_output=True,
-                              text=True, timeout=1800, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            unavailable(f"docker-offline.sh failed: {done.stderr.strip()[-2000:]}")
-        return done.stdout.strip().splitlines()[-1]
-    return dockerfile_default_base()
-
-
-def _pip_build_args() -> list[str]:
-    """The host's package index settings (network URLs only), for builds behind a mirror."""
-    args = []
-    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
-        urls = [u for u in os.environ.get(name, "").split()
-                if u.startswith(("http://", "https://"))]
-        if urls:
-            args += ["--build-arg", f"{name}={' '.join(urls)}"]
-    return args
 
 
 @dataclass(frozen=True)
@@ -117,8 +85,8 @@ def build_images(scratch: Path) -> Images:
         return _built[0]
     if not shutil.which("docker"):
         unavailable("no docker command")
-    base = _local_base()
     default = dockerfile_default_base()
+    base = _base_image() or default  # "" when the default base is present already
     if _docker("image", "inspect", default).returncode != 0:
         if _docker("image", "inspect", base).returncode != 0:
             unavailable(f"no base image: neither {default} nor {base} is present")
