@@ -134,7 +134,10 @@ def send(settings: Settings, console: Console, api: Backend, batches: list[Batch
                 console.warning(f"{what}: task {printable(result.task_id)}: {result.warning}",
                                 title=f"{kind} partly accepted")
         else:
-            console.warning(f"{what} failed{tries}: {result.error}", title=f"{kind} failed")
+            request = (f" (requestId {printable(result.request_id)})" if result.request_id
+                       and result.request_id not in result.error else "")
+            console.warning(f"{what} failed{tries}: {result.error}{request}",
+                            title=f"{kind} failed")
 
     return send_batches(api, batches, settings.concurrency, on_done=done, kind=kind)
 

@@ -190,6 +190,16 @@ def test_a_failed_call_keeps_its_request_id_in_the_log_and_report(
     assert "HTTP 400 INVALID_ARGUMENT bad urls" in run.report["batches"][0]["error"]
 
 
+def test_a_call_that_failed_after_retries_logs_its_last_request_id(
+        run_cli, fake_openapi, openapi_env):
+    fake_openapi.script("/v1/task", *[ErrorFault(code=503)] * 2)
+    run = run_openapi(run_cli, openapi_env, "a.css", JDCDN_MAX_ATTEMPTS="2")
+    assert run.code == 1
+    last = fake_openapi.requests()[-1]
+    assert f"(requestId {last.request_id})" in run.stdout
+    assert run.report["batches"][0]["request_id"] == last.request_id
+
+
 @pytest.mark.parametrize("case, message", [
     ("wrong-secret", "HTTP 401: JD Cloud did not accept the credentials: check "
      "access-key-id, access-key-secret"),
