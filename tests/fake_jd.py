@@ -17,15 +17,15 @@ import datetime as dt
 import hashlib
 import json
 import socket
-import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.loopback import LoopbackServer
 
 CN = dt.timezone(dt.timedelta(hours=8))
 
@@ -71,7 +71,7 @@ class Task:
     polls: int = 0
 
 
-class FakeJd:
+class FakeJd(LoopbackServer):
     """Start with ``with FakeJd() as jd:``; ``jd.endpoint`` is the api-endpoint to use."""
 
     def __init__(
@@ -82,35 +82,22 @@ class FakeJd:
         accept_utc_date: bool = False,
         latency: float = 0.0,
     ) -> None:
+        super().__init__()
         self.username = username
         self.secret = secret
         self.domains = set(domains)
         self.accept_utc_date = accept_utc_date
         self.latency = latency
         self.calls: list[Call] = []
-        self.faults: dict[str, deque[Fault]] = {}
         self.tasks: dict[str, Task] = {}
         self.task_script: dict[str, tuple[int, int]] = {}  # by kind: (polls, final status)
         self.fail_instances: set[str] = set()  # URLs whose tasks end failed
         self.slow_instances: dict[str, int] = {}  # URL -> polls its tasks stay in progress
         self.task_id_factory: Callable[[], str] = lambda: str(uuid.uuid4())  # JD's IDs: any
-        self.lock = threading.Lock()
         self.die_after: int | None = None  # after this many requests, act as a dead host
         self.dead = False
-        self.server: ThreadingHTTPServer | None = None
-        self.thread: threading.Thread | None = None
 
     # -- scripting -----------------------------------------------------------------------
-    def script(self, path: str, *faults: Fault) -> None:
-        """Queue faults for ``path`` ("/api/refresh"); each is used by one request."""
-        with self.lock:
-            self.faults.setdefault(path, deque()).extend(faults)
-
-    def _next_fault(self, path: str) -> Fault | None:
-        with self.lock:
-            queue = self.faults.get(path)
-            return queue.popleft() if queue else None
-
     # -- what happened -------------------------------------------------------------------
     def requests(self, path: str = "/api/refresh") -> list[Call]:
         with self.lock:
@@ -141,33 +128,6 @@ class FakeJd:
             days.add(now.date())
         return {md5_signature(self.username, self.secret, d) for d in days}
 
-    # -- lifecycle -----------------------------------------------------------------------
-    def __enter__(self) -> FakeJd:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    @property
-    def port(self) -> int:
-        assert self.server
-        return self.server.server_address[1]
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # -- the API -------------------------------------------------------------------------
     def answer(self, path: str, body: Any) -> dict[str, Any]:
@@ -348,3 +308,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(OSError):
             self.wfile.write(data)
+
+
+FakeJd.handler = _Handler

@@ -27,18 +27,17 @@ import json
 import re
 import secrets
 import socket
-import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from jdcdn_action.api import openapi_signing as signing
 from tests.fake_jd import Call, Fault
+from tests.loopback import LoopbackServer
 
 LIMITS = {"url": 100, "dir": 5, "prefetch": 50}
 DAILY_QUOTA = {"url": 2000, "dir": 50, "prefetch": 2000}
@@ -128,7 +127,7 @@ def new_request_id() -> str:
     return "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(32))
 
 
-class FakeOpenApi:
+class FakeOpenApi(LoopbackServer):
     """Start with ``with FakeOpenApi(ak, sk) as api:``; ``api.endpoint`` is the base URL.
 
     Keys: ``add_key(ak, secret, token=None, allowed=True)`` adds (or replaces) a key: with a
@@ -149,7 +148,7 @@ class FakeOpenApi:
         max_skew: float = 300.0,
         latency: float = 0.0,
     ) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.keys: dict[str, Key] = {}
         self.add_key(access_key_id, access_key_secret, security_token)
         self.domains = set(domains)
@@ -161,7 +160,6 @@ class FakeOpenApi:
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
         self.task_id_factory: Callable[[], str] = lambda: uuid.uuid4().hex
         self.calls: list[ApiCall] = []
-        self.faults: dict[str, deque[Fault]] = {}
         self.tasks: dict[str, RefreshTask] = {}
         self.task_script: dict[str, tuple[int, str]] = {}  # by type: (polls, final status)
         self.fail_instances: set[str] = set()  # URLs that end failed in their tasks
@@ -170,25 +168,12 @@ class FakeOpenApi:
         self.nonces: dict[str, float] = {}  # nonce -> when seen (monotonic)
         self.die_after: int | None = None  # after this many requests, act as a dead host
         self.dead = False
-        self.server: ThreadingHTTPServer | None = None
-        self.thread: threading.Thread | None = None
 
     # -- scripting -----------------------------------------------------------------------
     def add_key(self, access_key_id: str, secret: str, token: str | None = None,
                 allowed: bool = True) -> None:
         with self.lock:
             self.keys[access_key_id] = Key(secret, token, allowed)
-
-    def script(self, path: str, *faults: Fault) -> None:
-        """Queue faults for ``path`` ("/v1/task"); each is used by one request, before
-        any check, whatever its method."""
-        with self.lock:
-            self.faults.setdefault(path, deque()).extend(faults)
-
-    def _next_fault(self, path: str) -> Fault | None:
-        with self.lock:
-            queue = self.faults.get(path)
-            return queue.popleft() if queue else None
 
     # -- what happened -------------------------------------------------------------------
     def requests(self, path: str = "/v1/task") -> list[ApiCall]:
@@ -220,33 +205,6 @@ class FakeOpenApi:
             return [t for t in self.tasks.values()
                     if task_type in (None, t.task_type) and url in t.urls][-1]
 
-    # -- lifecycle -----------------------------------------------------------------------
-    def __enter__(self) -> FakeOpenApi:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    @property
-    def port(self) -> int:
-        assert self.server
-        return self.server.server_address[1]
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # -- authentication ------------------------------------------------------------------
     def authenticate(self, method: str, target: str, headers: dict[str, list[str]],
@@ -571,3 +529,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(OSError):
             self.wfile.write(data)
+
+
+FakeOpenApi.handler = _Handler

@@ -1,0 +1,61 @@
+"""What the fake JD servers share: a threaded HTTP server on 127.0.0.1 and scripted faults.
+
+A subclass names its request handler class in ``handler``; the handler finds the fake as
+its ``fake`` attribute. ``script`` queues faults per path, each used by one request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Self
+
+
+class LoopbackServer:
+    handler: ClassVar[type[BaseHTTPRequestHandler]]
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.faults: dict[str, deque[Any]] = {}
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    # -- scripting -----------------------------------------------------------------------
+    def script(self, path: str, *faults: Any) -> None:
+        """Queue faults for ``path``; each is used by one request."""
+        with self.lock:
+            self.faults.setdefault(path, deque()).extend(faults)
+
+    def _next_fault(self, path: str) -> Any:
+        with self.lock:
+            queue = self.faults.get(path)
+            return queue.popleft() if queue else None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        handler = type("Handler", (self.handler,), {"fake": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    @property
+    def port(self) -> int:
+        assert self.server
+        return self.server.server_address[1]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
