@@ -16,16 +16,14 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackHandler, LoopbackServer
 
 CN = dt.timezone(dt.timedelta(hours=8))
 
@@ -219,15 +217,8 @@ class FakeJd(LoopbackServer):
                 "data": {"taskid": task_id, "status": state, "msg": ""}}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     fake: FakeJd
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the
-    # client's delayed ACK add ~40 ms to every answer, which real servers do not.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass
 
     def do_POST(self) -> None:
         fake = self.fake
@@ -290,24 +281,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b" ")
                 self.wfile.flush()
                 time.sleep(every)
-
-    def _reset(self) -> None:
-        """Drop the connection with a TCP reset (SO_LINGER 0), no answer."""
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                   b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        self.close_connection = True
-        self.connection.close()
-
-    def _send(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
-        data = text.encode()
-        self.send_response(code)
-        headers = {"Content-Type": "application/json", **(headers or {})}
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        with contextlib.suppress(OSError):
-            self.wfile.write(data)
 
 
 FakeJd.handler = _Handler

@@ -20,24 +20,21 @@ by kind (``task_script``) or by URL (``slow_instances``, ``fail_instances``).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hmac
 import json
 import re
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from jdcdn_action.api import openapi_signing as signing
 from tests.fake_jd import Call, Fault
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackHandler, LoopbackServer
 
 LIMITS = {"url": 100, "dir": 5, "prefetch": 50}
 DAILY_QUOTA = {"url": 2000, "dir": 50, "prefetch": 2000}
@@ -414,16 +411,9 @@ def _one(headers: dict[str, list[str]], name: str) -> str | None:
     return values[0].strip() if values else None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     fake: FakeOpenApi
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the
-    # client's delayed ACK add ~40 ms to every answer, which real servers do not.
-    disable_nagle_algorithm = True
     timeout = 30  # a client that stops sending mid-request does not hold a thread forever
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass
 
     def do_POST(self) -> None:
         self._serve()
@@ -511,24 +501,6 @@ class _Handler(BaseHTTPRequestHandler):
             call.code, call.answer, call.request_id = error.code, answer, request_id
         self._send(error.code, json.dumps(answer),
                    {"x-jdcloud-request-id": request_id, **(headers or {})})
-
-    def _reset(self) -> None:
-        """Drop the connection with a TCP reset (SO_LINGER 0), no answer."""
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                   b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        self.close_connection = True
-        self.connection.close()
-
-    def _send(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
-        data = text.encode()
-        self.send_response(code)
-        headers = {"Content-Type": "application/json", **(headers or {})}
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        with contextlib.suppress(OSError):
-            self.wfile.write(data)
 
 
 FakeOpenApi.handler = _Handler

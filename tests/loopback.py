@@ -6,10 +6,42 @@ its ``fake`` attribute. ``script`` queues faults per path, each used by one requ
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """What both fakes' handlers share: a quiet log, JSON answers, a TCP reset."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the
+    # client's delayed ACK add ~40 ms to every answer, which real servers do not.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset (SO_LINGER 0), no answer."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.close_connection = True
+        self.connection.close()
+
+    def _send(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
+        data = text.encode()
+        self.send_response(code)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(data)
 
 
 class LoopbackServer:
