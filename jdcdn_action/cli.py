@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from jdcdn_action import settings as settings_mod
 from jdcdn_action.console import Console
 from jdcdn_action.exceptions import InputError, JdcdnError
+from jdcdn_action.settings_table import SECRETS
 from jdcdn_action.summary import summary_cell, write_summary
 
 
@@ -85,7 +86,7 @@ def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -
     or anything printed. (OpenAPI signatures are per request: each is masked as it is
     made.)"""
     raw, _, _ = settings_mod.raw_values(argv, env)
-    for name in settings_mod.SECRETS:
+    for name in SECRETS:
         console.mask(raw[name])
     secret = raw["secret-key"]
     if not secret:

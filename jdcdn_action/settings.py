@@ -1,8 +1,9 @@
 """Settings: one kebab-case name, three spellings (flag, ``INPUT_*``, ``JDCDN_*``).
 
-The first non-empty value wins, then the default (see docs in README "Settings").
-Everything here is validated before anything is read from disk or sent, so a bad
-value ends the run with one line that names the setting.
+Each setting is declared once, in ``settings_table``; this module reads and validates
+them. The first non-empty value wins, then the default. Everything is validated before
+anything is read from disk or sent, so a bad value ends the run with one line that names
+the setting.
 """
 
 from __future__ import annotations
@@ -13,93 +14,19 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 from jdcdn_action import __version__
 from jdcdn_action.exceptions import InputError
-
-# name -> (default, kind). Kinds: str, list (one item per line), bool, int, float.
-SPEC: dict[str, tuple[str, str]] = {
-    "username": ("", "str"),
-    "secret-key": ("", "str"),
-    "base-url": ("", "list"),
-    "paths": ("", "str"),
-    "paths-file": ("", "str"),
-    "git-diff": ("false", "bool"),
-    "git-base": ("", "str"),
-    "git-head": ("", "str"),
-    "source-dir": (".", "str"),
-    "include": ("", "list"),
-    "exclude": ("", "list"),
-    "index-files": ("index.html", "list"),
-    "include-deleted": ("true", "bool"),
-    "type": ("auto", "str"),
-    "dir-threshold": ("0", "int"),
-    "max-urls": ("2000", "int"),
-    "max-dirs": ("50", "int"),
-    "dry-run": ("false", "bool"),
-    "fail-on-error": ("true", "bool"),
-    "api-endpoint": ("https://opencdn.jcloud.com", "str"),
-    "timeout": ("30", "float"),
-    "max-attempts": ("5", "int"),
-    "concurrency": ("4", "int"),
-    "signature-timezone": ("+08:00", "str"),
-    "wait": ("false", "bool"),
-    "wait-timeout": ("600", "float"),
-    "poll-interval": ("10", "float"),
-    "prefetch": ("false", "bool"),
-    "report-file": ("", "str"),
-    # JD Cloud's OpenAPI (the contract's "OpenAPI settings")
-    "api": ("auto", "str"),
-    "access-key-id": ("", "str"),
-    "access-key-secret": ("", "str"),
-    "security-token": ("", "str"),
-}
-LEGACY_ENDPOINT = "https://opencdn.jcloud.com"
-OPENAPI_ENDPOINT = "https://cdn.jdcloud-api.com"
-SECRETS = ("secret-key", "access-key-secret", "security-token")
-
-# One line of --help per setting; the README's Settings table says more.
-HELP: dict[str, str] = {
-    "username": "legacy API: JD user name (pin)",
-    "secret-key": "legacy API: the SecretKey agreed with JD (pass it from a secret)",
-    "base-url": "a public base URL, e.g. https://www.example.com/; repeat for several",
-    "paths": "entries to refresh: one per line, or a YAML list or files/dirs mapping; "
-             "repeat to add",
-    "paths-file": "a YAML file: a list of entries, or a mapping with files and/or dirs",
-    "git-diff": "also refresh the files changed by the push, pull request or pipeline",
-    "git-base": "base commit-ish for git-diff (overrides the event)",
-    "git-head": "head commit-ish for git-diff (default: the event's head, else HEAD)",
-    "source-dir": "the repository folder served at base-url (e.g. public, dist)",
-    "include": "glob of changed files to keep (** crosses folders); repeat for several",
-    "exclude": "glob of changed files to drop; repeat for several",
-    "index-files": "file names served for a folder URL; repeat for several; none: off",
-    "include-deleted": "refresh files the diff deletes",
-    "type": "auto (a trailing / is a directory), file or dir",
-    "dir-threshold": "refresh a folder as a directory when more of its files changed; "
-                     "0: never",
-    "max-urls": "refuse a run with more file URLs than this (JD: 2000 a day); 0: no limit",
-    "max-dirs": "refuse a run with more directories than this (JD: 50 a day); 0: no limit",
-    "dry-run": "plan, print and set outputs, but send nothing",
-    "fail-on-error": "exit 1 when a call failed (--no-fail-on-error: report, exit 0)",
-    "api-endpoint": f"the API's origin (legacy: {LEGACY_ENDPOINT}, openapi: "
-                    f"{OPENAPI_ENDPOINT})",
-    "timeout": "seconds for one whole HTTP request, connect to last byte",
-    "max-attempts": "attempts per call for transient failures",
-    "concurrency": "calls in flight at once",
-    "signature-timezone": "timezone of the signature's date: +HH:MM or an IANA name",
-    "wait": "poll each task until it succeeds or fails",
-    "wait-timeout": "seconds to wait in all",
-    "poll-interval": "seconds between polls",
-    "prefetch": "after the refresh, warm the refreshed file URLs",
-    "report-file": "where to write the JSON report (default: $RUNNER_TEMP/jdcdn-report.json)",
-    "api": "which JD API: legacy, openapi, or auto (from the credentials given)",
-    "access-key-id": "OpenAPI: the AccessKey ID of a JD Cloud user or sub-user",
-    "access-key-secret": "OpenAPI: its AccessKey Secret (pass it from a secret)",
-    "security-token": "OpenAPI: the session token of temporary (STS) credentials",
-}
+from jdcdn_action.settings_table import (
+    BY_NAME,
+    CREDENTIALS,
+    LEGACY_ENDPOINT,
+    OPENAPI_ENDPOINT,
+    SETTINGS,
+)
 
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
@@ -109,48 +36,52 @@ OFFSET_RE = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings. Field names are the setting names with underscores."""
+    """Validated settings: the fields of the table's settings (``settings_table``), named
+    with underscores, then what the run needs besides. Made only by ``load``: the defaults
+    live in the table alone."""
 
-    username: str = ""
-    secret_key: str = ""
-    base_urls: tuple[str, ...] = ()
-    paths: str = ""
-    paths_file: str = ""
-    git_diff: bool = False
-    git_base: str = ""
-    git_head: str = ""
-    source_dir: str = "."
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    index_files: tuple[str, ...] = ("index.html",)
-    include_deleted: bool = True
-    type: str = "auto"
-    dir_threshold: int = 0
-    max_urls: int = 2000
-    max_dirs: int = 50
-    dry_run: bool = False
-    fail_on_error: bool = True
-    api_endpoint: str = LEGACY_ENDPOINT
-    timeout: float = 30.0
-    max_attempts: int = 5
-    concurrency: int = 4
-    signature_timezone: dt.tzinfo = dt.timezone(dt.timedelta(hours=8))
-    signature_timezone_name: str = "+08:00"
-    wait: bool = False
-    wait_timeout: float = 600.0
-    poll_interval: float = 10.0
-    prefetch: bool = False
-    report_file: str = "jdcdn-report.json"
+    username: str
+    secret_key: str
+    base_urls: tuple[str, ...]
+    paths: str
+    paths_file: str
+    git_diff: bool
+    git_base: str
+    git_head: str
+    source_dir: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    index_files: tuple[str, ...]
+    include_deleted: bool
+    type: str
+    dir_threshold: int
+    max_urls: int
+    max_dirs: int
+    dry_run: bool
+    fail_on_error: bool
+    api_endpoint: str
+    timeout: float
+    max_attempts: int
+    concurrency: int
+    signature_timezone: dt.tzinfo
+    wait: bool
+    wait_timeout: float
+    poll_interval: float
+    prefetch: bool
+    report_file: str
+    verify: bool
+    verify_timeout: float
+    ca_bundle: str
+    api: str  # the API chosen, never "auto": legacy or openapi
+    access_key_id: str
+    access_key_secret: str
+    security_token: str
     # Not settings of the contract: where the run happens and how it is tuned.
+    signature_timezone_name: str = "+08:00"
     arguments: tuple[str, ...] = ()
     dotenv_file: str = ""
     debug: bool = False
     backoff: float = 1.0
-    github_actions: bool = False
-    api: str = "legacy"  # the API chosen: legacy or openapi
-    access_key_id: str = ""
-    access_key_secret: str = ""
-    security_token: str = ""
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -162,6 +93,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line, from the table: one flag per setting (``--no-`` for booleans)."""
     parser = _Parser(
         prog="jdcdn-refresh",
         description=(
@@ -171,22 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("entries", nargs="*", metavar="PATH_OR_URL",
                         help="site paths or absolute URLs to refresh (added to --paths)")
-    for name, (default, kind) in SPEC.items():
-        dest = name.replace("-", "_")
-        shown = f" (default: {default})" if default else ""
-        if kind == "bool":
+    for setting in SETTINGS:
+        flag, dest = f"--{setting.name}", setting.dest
+        text = setting.help.replace("`", "") + (
+            f" (default: {setting.default})" if setting.default else "")
+        if setting.kind == "bool":
             group = parser.add_mutually_exclusive_group()
-            group.add_argument(f"--{name}", dest=dest, action="store_const", const="true",
-                               help=HELP[name] + shown)
-            group.add_argument(f"--no-{name}", dest=dest, action="store_const", const="false",
-                               help=f"the opposite of --{name}")
-        elif kind == "list" or name == "paths":
+            group.add_argument(flag, dest=dest, action="store_const", const="true", help=text)
+            group.add_argument(f"--no-{setting.name}", dest=dest, action="store_const",
+                               const="false", help=f"the opposite of {flag}")
+        elif setting.kind in ("list", "text"):
             # Repeated, the values add up: one item (or paths text) per flag.
-            parser.add_argument(f"--{name}", dest=dest, action="append", metavar="VALUE",
-                                help=HELP[name] + shown)
+            parser.add_argument(flag, dest=dest, action="append", metavar="VALUE", help=text)
         else:
-            parser.add_argument(f"--{name}", dest=dest, metavar="VALUE",
-                                help=HELP[name] + shown)
+            parser.add_argument(flag, dest=dest, metavar="VALUE", help=text)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and call details")
     parser.add_argument("--version", action="version", version=f"jdcdn-refresh {__version__}")
     return parser
@@ -198,23 +128,41 @@ def raw_values(
     """Return each setting's winning raw string (trimmed), the positional entries, --debug."""
     args = build_parser().parse_args(list(argv))
     values: dict[str, str] = {}
-    for name, (default, _kind) in SPEC.items():
-        flag = getattr(args, name.replace("-", "_"))
+    for setting in SETTINGS:
+        flag = getattr(args, setting.dest)
         if isinstance(flag, list):
             flag = "\n".join(flag)
-        candidates = (
-            flag,
-            env.get(f"INPUT_{name.upper()}"),
-            env.get(f"JDCDN_{name.upper().replace('-', '_')}"),
-        )
-        values[name] = next((c.strip() for c in candidates if c and c.strip()), default)
+        candidates = (flag, env.get(setting.input_variable), env.get(setting.env_variable))
+        values[setting.name] = next((c.strip() for c in candidates if c and c.strip()),
+                                    setting.default)
     return values, list(args.entries), bool(args.debug)
+
+
+def convert(name: str, value: str) -> object:
+    """A bool, number or choice setting's value, checked against the table."""
+    setting = BY_NAME[name]
+    if setting.kind == "bool":
+        return parse_bool(name, value)
+    if setting.kind == "int":
+        return parse_int(name, value, int(setting.minimum or 0),
+                         None if setting.maximum is None else int(setting.maximum))
+    if setting.kind == "float":
+        return parse_float(name, value, setting.minimum or 0.0, setting.maximum or 0.0)
+    if setting.kind == "choice":
+        if value.lower() not in setting.choices:
+            raise InputError(f"{name}: {value!r} is not one of {', '.join(setting.choices)}.")
+        return value.lower()
+    raise TypeError(f"{name} is a {setting.kind} setting")
 
 
 def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     """Read and validate every setting. Raises InputError naming the setting at fault."""
     raw, arguments, debug_flag = raw_values(argv, env)
     debug = debug_flag or env.get("RUNNER_DEBUG") == "1" or _is_true(env.get("JDCDN_DEBUG", ""))
+    for name in CREDENTIALS:
+        if any(ch in raw[name] for ch in "\r\n\t\0"):
+            raise InputError(f"{name} must be one line: check the secret or variable that "
+                             "sets it.")
     tz, tz_name = parse_timezone(raw["signature-timezone"])
     report_file = raw["report-file"]
     if not report_file:
@@ -226,16 +174,22 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     dotenv = env.get("JDCDN_DOTENV", "").strip()
     if not dotenv and env.get("GITLAB_CI", "").lower() == "true":
         dotenv = "jdcdn.env"
-    kind = raw["type"].lower()
-    if kind not in {"auto", "file", "dir"}:
-        raise InputError(f"type: {raw['type']!r} is not one of auto, file, dir.")
-    settings = Settings(
+    converted = {setting.dest: convert(setting.name, raw[setting.name]) for setting in SETTINGS
+                 if setting.kind in ("bool", "int", "float", "choice")}
+    api = choose_api(raw, converted["api"], converted["dry_run"])
+    endpoint = parse_endpoint(raw["api-endpoint"])
+    if api == "openapi" and endpoint == LEGACY_ENDPOINT:
+        endpoint = OPENAPI_ENDPOINT  # the default stands for each API's own host
+    return Settings(
+        **converted | {"api": api},
         username=raw["username"],
         secret_key=raw["secret-key"],
+        access_key_id=raw["access-key-id"],
+        access_key_secret=raw["access-key-secret"],
+        security_token=raw["security-token"],
         base_urls=tuple(parse_base_url(u) for u in split_lines(raw["base-url"])),
         paths=raw["paths"],
         paths_file=raw["paths-file"],
-        git_diff=parse_bool("git-diff", raw["git-diff"]),
         git_base=raw["git-base"],
         git_head=raw["git-head"],
         source_dir=raw["source-dir"],
@@ -243,58 +197,27 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         exclude=tuple(split_lines(raw["exclude"])),
         index_files=tuple(parse_index_file(n)
                           for n in list_setting("index-files", raw["index-files"])),
-        include_deleted=parse_bool("include-deleted", raw["include-deleted"]),
-        type=kind,
-        dir_threshold=parse_int("dir-threshold", raw["dir-threshold"], minimum=0),
-        max_urls=parse_int("max-urls", raw["max-urls"], minimum=0),
-        max_dirs=parse_int("max-dirs", raw["max-dirs"], minimum=0),
-        dry_run=parse_bool("dry-run", raw["dry-run"]),
-        fail_on_error=parse_bool("fail-on-error", raw["fail-on-error"]),
-        api_endpoint=parse_endpoint(raw["api-endpoint"]),
-        timeout=parse_float("timeout", raw["timeout"], minimum=0.1, maximum=600),
-        max_attempts=parse_int("max-attempts", raw["max-attempts"], minimum=1, maximum=20),
-        concurrency=parse_int("concurrency", raw["concurrency"], minimum=1, maximum=32),
+        api_endpoint=endpoint,
         signature_timezone=tz,
         signature_timezone_name=tz_name,
-        wait=parse_bool("wait", raw["wait"]),
-        wait_timeout=parse_float("wait-timeout", raw["wait-timeout"], minimum=0, maximum=86400),
-        poll_interval=parse_float("poll-interval", raw["poll-interval"], minimum=0.01,
-                                  maximum=3600),
-        prefetch=parse_bool("prefetch", raw["prefetch"]),
         report_file=report_file,
+        ca_bundle=raw["ca-bundle"],
         arguments=tuple(arguments),
         dotenv_file=dotenv,
         debug=debug,
         backoff=parse_float("JDCDN_BACKOFF", env.get("JDCDN_BACKOFF", "").strip() or "1",
                             minimum=0, maximum=60),
-        github_actions=env.get("GITHUB_ACTIONS") == "true",
         env=env,
     )
-    api = choose_api(raw, settings.dry_run)
-    endpoint = settings.api_endpoint
-    if api == "openapi" and endpoint == LEGACY_ENDPOINT:
-        endpoint = OPENAPI_ENDPOINT  # the default stands for each API's own host
-    settings = replace(settings, api=api, api_endpoint=endpoint,
-                       access_key_id=raw["access-key-id"],
-                       access_key_secret=raw["access-key-secret"],
-                       security_token=raw["security-token"])
-    for name in ("username", "access-key-id", *SECRETS):
-        if any(ch in raw[name] for ch in "\r\n\t\0"):
-            raise InputError(f"{name} must be one line: check the secret or variable that "
-                             "sets it.")
-    return settings
 
 
 LEGACY_KEYS = ("username", "secret-key")
 OPENAPI_KEYS = ("access-key-id", "access-key-secret")
 
 
-def choose_api(raw: Mapping[str, str], dry_run: bool) -> str:
-    """``api``: legacy or openapi, as set or as the credentials given say (``auto``);
-    and, for a real run, every credential that API needs."""
-    api = raw["api"].lower()
-    if api not in {"auto", "legacy", "openapi"}:
-        raise InputError(f"api: {raw['api']!r} is not one of auto, legacy, openapi.")
+def choose_api(raw: Mapping[str, str], api: str, dry_run: bool) -> str:
+    """``api`` (auto, legacy, openapi): legacy or openapi, as set or as the credentials
+    given say (``auto``); and, for a real run, every credential that API needs."""
     legacy = any(raw[name] for name in LEGACY_KEYS)
     openapi = any(raw[name] for name in (*OPENAPI_KEYS, "security-token"))
     if api == "auto":
@@ -312,14 +235,10 @@ def choose_api(raw: Mapping[str, str], dry_run: bool) -> str:
     if not dry_run:
         for name in OPENAPI_KEYS if api == "openapi" else LEGACY_KEYS:
             if not raw[name]:
-                secret = " (from a secret)" if name in SECRETS else ""
-                raise InputError(f"{name} is required: set {spellings(name)}{secret}.")
+                setting = BY_NAME[name]
+                secret = " (from a secret)" if setting.secret else ""
+                raise InputError(f"{name} is required: set {setting.spellings}{secret}.")
     return api
-
-
-def spellings(name: str) -> str:
-    """The three ways to give a setting, for messages."""
-    return f"--{name}, INPUT_{name.upper()} or JDCDN_{name.upper().replace('-', '_')}"
 
 
 def split_lines(text: str) -> list[str]:
@@ -332,7 +251,7 @@ def list_setting(name: str, text: str) -> list[str]:
     """A list setting's items; the word ``none`` empties one whose default is not empty
     (an empty value cannot: the first non-empty spelling, then the default, wins)."""
     items = split_lines(text)
-    if SPEC[name][0] and [item.lower() for item in items] == ["none"]:
+    if BY_NAME[name].default and [item.lower() for item in items] == ["none"]:
         return []
     return items
 

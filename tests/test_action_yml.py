@@ -16,6 +16,7 @@ import yaml
 from jdcdn_action import settings as settings_mod
 from jdcdn_action.outputs import output_values
 from jdcdn_action.results import RunResult
+from jdcdn_action.settings_table import SETTINGS
 from jdcdn_action.urls import UrlPlan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,14 +83,16 @@ def test_metadata_is_a_docker_action_built_from_the_dockerfile():
             assert spec.get("description", "").strip(), f"{kind} {name} has no description"
 
 
-def test_inputs_are_the_commands_settings_with_the_same_defaults():
+def test_inputs_are_the_commands_settings_with_the_same_defaults_and_meanings():
     inputs = action()["inputs"]
-    assert list(inputs) == list(settings_mod.SPEC)
-    for name, (default, _kind) in settings_mod.SPEC.items():
-        spec = inputs[name]
-        assert isinstance(spec.get("default", ""), str), f"{name}: quote the default"
-        assert spec.get("default", "") == default, name
-        assert spec.get("required", False) is False, name  # the command checks what it needs
+    assert list(inputs) == [setting.name for setting in SETTINGS]
+    for setting in SETTINGS:
+        spec = inputs[setting.name]
+        assert isinstance(spec.get("default", ""), str), f"{setting.name}: quote the default"
+        assert spec.get("default", "") == setting.default, setting.name
+        assert spec["description"] == setting.help, setting.name
+        # the command checks what the chosen API needs
+        assert spec.get("required", False) is False, setting.name
 
 
 @pytest.mark.parametrize("source", ["README.md", "contract"])

@@ -192,12 +192,16 @@ def test_github_summary_says_why_the_step_failed(run_cli, fake_jd, jd_env):
 
 
 def test_help_lists_every_setting_with_a_description_and_both_boolean_forms():
-    from jdcdn_action.settings import SPEC, build_parser
+    from jdcdn_action.settings import build_parser
+    from jdcdn_action.settings_table import SETTINGS
 
     text = " ".join(build_parser().format_help().split())
-    for name, (_default, kind) in SPEC.items():
-        assert f"--{name} " in text, name
-        if kind == "bool":
+    for setting in SETTINGS:
+        name = setting.name
+        # its meaning, from the table (argparse may wrap it at a hyphen further on)
+        start = " ".join(setting.help.replace("`", "").split()[:3])
+        assert f"--{name} VALUE {start}" in text or f"--{name} {start}" in text, name
+        if setting.kind == "bool":
             assert f"--no-{name} the opposite of --{name}" in text, name
     flags = [a for a in build_parser()._actions if a.option_strings]
     assert all(a.help for a in flags), [a.option_strings for a in flags if not a.help]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jdcdn_action.settings import SPEC
+from jdcdn_action.settings_table import SETTINGS
 from tests.conftest import SECRET, USERNAME, secret_values
 from tests.fake_jd import Fault
 
@@ -80,7 +80,7 @@ def test_several_base_urls_with_prefixes(run_cli, fake_jd, jd_env):
 
 def runner_env(fake_jd, **inputs: str) -> dict[str, str]:
     """INPUT_* exactly as the runner sets them: every input present, defaults filled in."""
-    env = {f"INPUT_{name.upper()}": default for name, (default, _kind) in SPEC.items()}
+    env = {setting.input_variable: setting.default for setting in SETTINGS}
     env |= {f"INPUT_{name.upper()}": value for name, value in inputs.items()}
     return env
 
