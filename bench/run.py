@@ -115,7 +115,7 @@ def bench_signing(repeat: int) -> list[dict]:
     body = json.dumps({"taskType": "url", "urls": [
         f"https://www.example.com/assets/file-{i:05d}.js" for i in range(100)]}).encode()
     cases = {
-        "openapi (JDCLOUD2-HMAC-SHA256, 100-URL body)": lambda: signed_headers(
+        "openapi (JDCLOUD3-HMAC-SHA256, 100-URL body)": lambda: signed_headers(
             "POST", "https://cdn.jdcloud-api.com/v1/task", body, "AK", "SK", "TOKEN"),
         "legacy (md5 of date, user and key)": lambda: sign("user", "key", dt.date.today()),
     }

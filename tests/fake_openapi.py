@@ -2,8 +2,11 @@
 
 Every request is authenticated the way the gateway does it, from the request as received
 (method, raw path and query, the named headers' values, the raw body bytes), not from what
-a client meant to send: the Authorization header's shape, the credential scope
-(``YYYYMMDD/jdcloud-api/cdn/jdcloud2_request``) against ``x-jdcloud-date``, the date
+a client meant to send: the canonical request is rebuilt from those by JD's rules (the path
+decoded and re-encoded, so ``/v1/task:queryByIds`` is signed as ``/v1/task%3AqueryByIds``:
+a client that signs the raw colon is refused), for any method (a GET signs the empty body).
+It checks the JDCLOUD3-HMAC-SHA256 Authorization header's shape, the credential scope
+(``YYYYMMDD/jdcloud-api/cdn/jdcloud3_request``) against ``x-jdcloud-date``, the date
 within ``max_skew`` of the server's clock, a nonce never seen before, the required signed
 headers, the signature recomputed with the key's secret and compared in constant time, the
 STS token of temporary keys, and the key's permission. Failures answer JD's error envelope
@@ -45,7 +48,7 @@ REQUIRED_SIGNED = ("content-type", "host", signing.DATE_HEADER, signing.NONCE_HE
 MAX_BODY = 1 << 20
 MAX_CALLS = 100_000
 AUTH_RE = re.compile(
-    r"JDCLOUD2-HMAC-SHA256 Credential=(?P<credential>[^,]+), "
+    r"JDCLOUD3-HMAC-SHA256 Credential=(?P<credential>[^,]+), "
     r"SignedHeaders=(?P<names>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})")
 TASK_ID_RE = re.compile(r"/v1/task/(?P<id>[^/]+)")
 
@@ -227,7 +230,7 @@ class FakeOpenApi(LoopbackServer):
         if key is None:
             raise ApiError(401, "invalid access key")
         path, _, query = target.partition("?")
-        received = {name: ",".join(v.strip() for v in headers[name]) for name in names}
+        received = {name: headers[name] for name in names}  # every value, as sent
         canonical = signing.canonical_request(method, path, query, received, names, body)
         expected = signing.signature(key.secret, date, canonical)
         if not hmac.compare_digest(expected, match["signature"]):
@@ -254,7 +257,7 @@ class FakeOpenApi(LoopbackServer):
             raise ApiError(401, "credential scope date differs from x-jdcloud-date")
         if rest != [signing.REGION, signing.SERVICE, signing.TERMINATOR]:
             raise ApiError(401, f"credential scope {scope!r} is not "
-                                f"<date>/jdcloud-api/cdn/jdcloud2_request")
+                                f"<date>/jdcloud-api/cdn/jdcloud3_request")
         return access_key_id
 
     @staticmethod

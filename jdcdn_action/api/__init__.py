@@ -3,7 +3,7 @@
 The rest of the run speaks only ``Backend``: submit one batch (a task ID, or a failure
 with its cause), ask for the states of some tasks, and stop once the credentials are
 refused. ``legacy`` is the seed's opencdn API (username + SecretKey, a daily md5);
-``openapi`` is JD Cloud's OpenAPI (access keys, STS tokens, JDCLOUD2-HMAC-SHA256). Where the
+``openapi`` is JD Cloud's OpenAPI (access keys, STS tokens, JDCLOUD3-HMAC-SHA256). Where the
 facts differ the values say so: only the OpenAPI knows which URLs of a task failed.
 """
 

@@ -1,5 +1,5 @@
 """JD Cloud's CDN OpenAPI (``cdn.jdcloud-api.com``): access keys, STS tokens, and a
-JDCLOUD2-HMAC-SHA256 signature per request.
+JDCLOUD3-HMAC-SHA256 signature per request, as JD's Python SDK signs it.
 
 Calls: ``POST /v1/task`` (``taskType`` url, dir or prefetch) and ``POST
 /v1/task:queryByIds`` (at most 10 IDs). Every answer is an envelope ``{requestId, result,
@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from jdcdn_action.api import SubmitKind, Submitted, TaskKind, TaskStatus
-from jdcdn_action.api.openapi_signing import signed_headers
+from jdcdn_action.api.openapi_signing import sign
 from jdcdn_action.api.transport import (
     Caller,
     CallResult,
@@ -86,11 +86,13 @@ class OpenApi(Caller):
     def _attempt(self, path: str, data: bytes, body: dict[str, Any],
                  read: Callable[[dict[str, Any]], Any], timeout: float) -> Any:
         url = self.endpoint + path
-        headers = signed_headers("POST", url, data, self._access_key_id, self._secret,
-                                 self._token or None)
+        signed = sign("POST", url, data, self._access_key_id, self._secret,
+                      self._token or None)
+        headers = signed.headers
         # The signature is a credential of its own: masked before anything can print it.
         self._on_signature(headers["Authorization"].rsplit("Signature=", 1)[-1])
         self._on_debug(f"POST {url} {brief(body)}")
+        self._on_debug(signed.for_debug())  # to compare with what JD's SDK would sign
         response = post_within(self.session, url, data, headers, timeout)
         envelope = _json(response)
         request_id = _request_id(envelope, response)
