@@ -33,7 +33,7 @@ RUN /opt/jdcdn/bin/python -m pip install --quiet --no-deps --no-compile . \
 
 # --- git: Debian's package, of which the image keeps only what git-diff runs -----------
 # git-diff runs rev-parse, cat-file, merge-base, rev-list, hash-object, symbolic-ref,
-# diff-tree and fetch/ls-remote (jdcdn_action/gitrange.py); all are builtins of the one
+# diff-tree and fetch/ls-remote (jdcdn_action/git.py); all are builtins of the one
 # `git` binary. Fetching also runs, by name from git's exec-path, git-remote-http(s) for
 # https origins and git-upload-pack for local and file:// origins. Perl, the manuals and
 # the other 160-odd programs of git-core (91 MB in all) stay in this stage.

@@ -199,7 +199,6 @@ def bench_git(files: int) -> list[dict]:
     except ImportError:
         return []
     from jdcdn_action.console import Console
-    from jdcdn_action.settings import load
 
     repo = Path(tempfile.mkdtemp(prefix="jdcdn-bench-git-"))
     git = ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@example.com"]
@@ -214,17 +213,12 @@ def bench_git(files: int) -> list[dict]:
             (folder / f"f{i}.html").write_text(str(i))
         subprocess.run([*git, "add", "-A"], check=True)
         subprocess.run([*git, "commit", "-qm", "many"], check=True)
-        settings = load(["--git-diff", "--git-base", "HEAD^", "--git-head", "HEAD",
-                         "--source-dir", "public", "--dry-run"], {})
-        old = os.getcwd()
-        os.chdir(repo)
-        try:
-            with open(os.devnull, "w") as devnull:
-                start = time.perf_counter()
-                entries = changes.changed_entries(settings, Console(out=devnull))
-                seconds = time.perf_counter() - start
-        finally:
-            os.chdir(old)
+        with open(os.devnull, "w") as devnull:
+            start = time.perf_counter()
+            entries = changes.changed_entries(
+                Console(out=devnull), {}, source_dir="public", git_base="HEAD^",
+                git_head="HEAD", cwd=str(repo))
+            seconds = time.perf_counter() - start
         assert len(entries) == files, len(entries)
         return [{"files": files, "seconds": round(seconds, 3)}]
     finally:

@@ -1,9 +1,9 @@
 """``git-diff``: the files the triggering push, pull request or pipeline changed.
 
-The range comes from ``gitrange``; here its one listing is parsed and mapped through
-``source-dir``, ``include``, ``exclude`` and ``include-deleted`` into site paths. Pure
-functions apart from ``changed_entries``, so a diff of 50k files costs one git process
-and a pass over its output.
+``gitrange`` gives the range and git's one listing of it; here that listing is parsed and
+mapped through ``source-dir``, ``include``, ``exclude`` and ``include-deleted`` into
+entries. Pure functions apart from ``changed_entries``, so a diff of 50k files costs one
+git process and a pass over its output.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from jdcdn_action import gitrange
 from jdcdn_action.console import Console
 from jdcdn_action.entries import Entry, show
 from jdcdn_action.exceptions import GitError, InputError
-from jdcdn_action.gitrange import Git, find_range, list_raw
-from jdcdn_action.settings import Settings
+from jdcdn_action.git import Git
 
 ORIGIN = "git diff"
 ABSENT = "000000"
@@ -177,18 +177,24 @@ def compile_globs(patterns: Sequence[str]) -> re.Pattern[str] | None:
 # -- selection -----------------------------------------------------------------------------
 @dataclass
 class Selection:
-    paths: list[str]
+    """The changes kept, with paths relative to the source-dir, and what was left out."""
+
+    kept: list[Change] = field(default_factory=list)
     outside: int = 0
     filtered: int = 0
     deleted_kept: int = 0
     deleted_dropped: int = 0
 
+    @property
+    def paths(self) -> list[str]:
+        return [change.path for change in self.kept]
+
 
 def select(changes: Iterable[Change], prefix: str, include: Sequence[str] = (),
            exclude: Sequence[str] = (), include_deleted: bool = True) -> Selection:
-    """Keep changes under ``prefix``; return their site paths (relative to it)."""
+    """Keep changes under ``prefix``; return them with site paths (relative to it)."""
     included, excluded = compile_globs(include), compile_globs(exclude)
-    selection = Selection([])
+    selection = Selection()
     for change in changes:
         if not change.path.startswith(prefix):
             selection.outside += 1
@@ -203,40 +209,47 @@ def select(changes: Iterable[Change], prefix: str, include: Sequence[str] = (),
                 selection.deleted_dropped += 1
                 continue
             selection.deleted_kept += 1
-        selection.paths.append(relative)
+        selection.kept.append(Change(relative, change.deleted))
     return selection
 
 
-def changed_entries(settings: Settings, console: Console) -> list[Entry]:
-    """The entries ``git-diff`` adds: one file entry per changed path to refresh."""
-    git = Git.open(settings.env)
-    prefix = source_prefix(settings.source_dir, git.root, os.getcwd())
-    found = find_range(git, settings, console)
+def changed_entries(console: Console, env: Mapping[str, str], *, source_dir: str = ".",
+                    include: Sequence[str] = (), exclude: Sequence[str] = (),
+                    include_deleted: bool = True, git_base: str = "", git_head: str = "",
+                    cwd: str | None = None) -> list[Entry]:
+    """The entries ``git-diff`` adds: one file entry per changed path to refresh.
+
+    The repository and ``source-dir`` are checked before the range is looked for, so a
+    wrong folder is refused before anything is fetched from origin.
+    """
+    cwd = cwd or os.getcwd()
+    git = Git.open(env, cwd)
+    prefix = source_prefix(source_dir, git.root, cwd)
+    found = gitrange.diff(git, env, console, git_base, git_head)
     if found is None:
         return []
-    listing = parse_raw(list_raw(git, found))
-    selection = select(listing.changes, prefix, settings.include, settings.exclude,
-                       settings.include_deleted)
+    listing = parse_raw(found.raw)
+    selection = select(listing.changes, prefix, include, exclude, include_deleted)
     for raw in listing.undecodable:
         console.warning(f"git-diff: skipped {show(raw.decode('utf-8', 'replace'))}: its name "
                         "is not UTF-8, so its URL is unknown; list the URL in paths.",
                         title="git-diff")
     console.info(_summary(listing, selection, prefix))
-    if prefix and not selection.paths and not os.path.isdir(os.path.join(git.root, prefix)):
-        console.warning(f"source-dir {show(settings.source_dir)} is not a folder of this "
+    if prefix and not selection.kept and not os.path.isdir(os.path.join(git.root, prefix)):
+        console.warning(f"source-dir {show(source_dir)} is not a folder of this "
                         "checkout; check the name (it is relative to the working directory, "
                         "normally the top of the checkout).", title="git-diff")
     if console.debug_enabled:
-        for path in selection.paths:
-            console.debug(f"git-diff: {show(path, 300)}")
-    return [Entry(text=path, origin=ORIGIN, kind="file", repository_path=True)
-            for path in selection.paths]
+        for change in selection.kept:
+            console.debug(f"git-diff: {show(change.path, 300)}")
+    return [Entry(text=change.path, origin=ORIGIN, kind="file", repository_path=True,
+                  deleted=change.deleted) for change in selection.kept]
 
 
 def _summary(listing: Listing, selection: Selection, prefix: str) -> str:
     where = f"under source-dir {show(prefix.rstrip('/'))}" if prefix else "in the repository"
     total = len(listing.changes)
-    if not selection.paths:
+    if not selection.kept:
         return (f"git-diff: {total} changed file{'s' if total != 1 else ''}, none to refresh "
                 f"{where}; nothing to refresh from git.")
     notes = []
@@ -251,5 +264,5 @@ def _summary(listing: Listing, selection: Selection, prefix: str) -> str:
     if listing.submodules:
         notes.append(f"{listing.submodules} submodule change(s) ignored")
     extra = f" ({'; '.join(notes)})" if notes else ""
-    return (f"git-diff: {len(selection.paths)} of {total} changed files to refresh "
+    return (f"git-diff: {len(selection.kept)} of {total} changed files to refresh "
             f"{where}{extra}.")

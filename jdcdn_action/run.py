@@ -80,7 +80,10 @@ def build_plan(settings: Settings, console: Console, notes: list[str] | None = N
     if settings.git_diff:
         from jdcdn_action.changes import changed_entries
 
-        collected += changed_entries(settings, console)
+        collected += changed_entries(
+            console, settings.env, source_dir=settings.source_dir, include=settings.include,
+            exclude=settings.exclude, include_deleted=settings.include_deleted,
+            git_base=settings.git_base, git_head=settings.git_head)
     plan = map_entries(collected, settings.base_urls, settings.type, settings.index_files)
     collapsed = budget.collapse(plan, settings.base_urls, settings.dir_threshold,
                                 settings.max_dirs)

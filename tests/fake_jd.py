@@ -240,14 +240,14 @@ class _Handler(LoopbackHandler):
                 fake.server.socket.close()
             return self._reset()
         if fake.latency:
-            time.sleep(fake.latency)
+            fake.pause(fake.latency)
         fault = fake._next_fault(self.path)
         if fault is not None:
             if fault.kind == "reset":
                 call.answer = "reset"
                 return self._reset()
             if fault.kind == "sleep":
-                time.sleep(fault.seconds)
+                fake.pause(fault.seconds)
             elif fault.kind == "http":
                 call.answer = f"http {fault.code}"
                 return self._send(fault.code, fault.body or '{"error": "fault"}',
@@ -276,11 +276,12 @@ class _Handler(LoopbackHandler):
         deadline = time.monotonic() + 60  # bounded: the test server stops by itself
         with contextlib.suppress(OSError):
             for _ in range(size):
-                if time.monotonic() > deadline or self.fake.server is None:
+                if time.monotonic() > deadline:
                     break
                 self.wfile.write(b" ")
                 self.wfile.flush()
-                time.sleep(every)
+                if not self.fake.pause(every):
+                    break
 
 
 FakeJd.handler = _Handler

@@ -460,7 +460,7 @@ class _Handler(LoopbackHandler):
                 fake.server.socket.close()
             return self._reset()
         if fake.latency:
-            time.sleep(fake.latency)
+            fake.pause(fake.latency)
         fault = fake._next_fault(path)
         if fault is not None and self._fault(call, fault):
             return None
@@ -478,7 +478,7 @@ class _Handler(LoopbackHandler):
             call.answer = "reset"
             self._reset()
         elif fault.kind == "sleep":
-            time.sleep(fault.seconds)
+            self.fake.pause(fault.seconds)
             return False
         elif fault.kind == "http":
             call.code, call.answer = fault.code, f"http {fault.code}"

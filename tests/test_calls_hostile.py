@@ -15,53 +15,45 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.fake_jd import Fault
+from tests.loopback import LoopbackHandler, LoopbackServer
 
 BASE = "https://www.example.com/"
 
 
-class Elsewhere:
+class _TakeAnything(LoopbackHandler):
+    fake: Elsewhere
+
+    def answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.fake.seen.append((self.command, self.path, self.rfile.read(length)))
+        self._send(200, json.dumps({"status": 0, "msg": "ok", "taskid": "stolen"}))
+
+    do_GET = do_POST = answer
+
+
+class Elsewhere(LoopbackServer):
     """Another host on loopback that would accept anything: nothing may ever reach it."""
 
+    handler = _TakeAnything
+    host = "127.0.0.2"  # another host as far as URLs go, still loopback
+
     def __init__(self) -> None:
+        super().__init__()
         self.seen: list[tuple[str, str, bytes]] = []
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                outer.seen.append((self.command, self.path, self.rfile.read(length)))
-                data = json.dumps({"status": 0, "msg": "ok", "taskid": "stolen"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = answer
-
-        # 127.0.0.2 is another host as far as URLs go, still loopback.
-        self.server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.2:{self.server.server_address[1]}/api/refresh"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint}/api/refresh"
 
 
 @pytest.fixture
 def elsewhere() -> Iterator[Elsewhere]:
-    host = Elsewhere()
-    yield host
-    host.close()
+    with Elsewhere() as host:
+        yield host
 
 
 def run_paths(run_cli, jd_env, paths: str = "a.css\nb.css", **extra: str):

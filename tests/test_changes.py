@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -9,13 +10,17 @@ import pytest
 
 from jdcdn_action.changes import (
     Change,
+    changed_entries,
     compile_globs,
     parse_raw,
     select,
     source_prefix,
 )
+from jdcdn_action.console import Console
 from jdcdn_action.exceptions import GitError, InputError
-from jdcdn_action.gitrange import commit_id, find_worktree, read_trigger
+from jdcdn_action.git import find_worktree
+from jdcdn_action.trigger import commit_id, read_trigger
+from tests.gitrepo import Repo, git_env
 
 ZERO = "0" * 40
 ONE = "1" * 40
@@ -130,6 +135,32 @@ def test_select_include_exclude_and_deleted():
 
 def test_select_whole_repository():
     assert len(select(CHANGES, "").paths) == len(CHANGES)
+
+
+def test_select_keeps_whether_git_saw_each_file_deleted():
+    chosen = select(CHANGES, "public/")
+    assert [c for c in chosen.kept if c.deleted] == [Change("old.css", True)]
+
+
+# -- changed_entries ---------------------------------------------------------------------------
+def test_changed_entries_mark_the_files_git_saw_deleted(tmp_path):
+    repo = Repo.init(tmp_path / "repo", tmp_path / "home")
+    repo.commit("site", "public/old.html", "public/gone.css", "public/kept.js", "README")
+    repo.git("mv", "public/old.html", "public/new.html")
+    repo.remove("public/gone.css")
+    repo.remove("README")
+    repo.commit("rename and delete", "public/kept.js")
+    log = io.StringIO()
+
+    entries = changed_entries(Console(out=log, err=log), git_env(repo.home),
+                              source_dir="public", git_base="HEAD~1", cwd=str(repo.path))
+    assert {e.text: e.deleted for e in entries} == {
+        "old.html": True, "gone.css": True, "new.html": False, "kept.js": False}
+    assert all(e.repository_path and e.kind == "file" for e in entries)
+
+    kept = changed_entries(Console(out=log, err=log), git_env(repo.home), source_dir="public",
+                           git_base="HEAD~1", include_deleted=False, cwd=str(repo.path))
+    assert {e.text: e.deleted for e in kept} == {"new.html": False, "kept.js": False}
 
 
 # -- source-dir --------------------------------------------------------------------------------
