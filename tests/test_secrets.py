@@ -7,9 +7,20 @@ make sure that check sees debug output of every stage.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.fake_jd import Fault
+from tests.conftest import (
+    ACCESS_KEY_ID,
+    EXTRA_LEGACY_KEYS,
+    EXTRA_SECRETS,
+    USERNAME,
+    Run,
+    text_forms,
+)
+from tests.fake_jd import ECHO_FORMS, EchoFault, FakeJd, Fault
+from tests.fake_openapi import FakeOpenApi
 from tests.gitrepo import Repo
 
 DEBUG = {"RUNNER_DEBUG": "1", "JDCDN_DEBUG": "true"}
@@ -47,3 +58,153 @@ def test_no_secret_with_debug_on_in_a_git_diff_run(run_cli, fake_jd, jd_env, tmp
     assert run.code == 0, run.log
     assert fake_jd.refreshed() == {"https://www.example.com/docs/index.html",
                                    "https://www.example.com/docs/"}
+
+
+# -- a server that echoes everything it was sent -----------------------------------------
+# Credentials with every character that escaping changes (an STS token is base64-like).
+NASTY_TOKEN = "sts/T0k+en=\"q'%<|&~-0123456789abcdefSTS"
+NASTY_SECRET = "oa/K3y+\"q'%<|&~\\-0123456789abcdefSECRET"
+NASTY_LEGACY_SECRET = "lg/K3y+\"q'%<|&~\\-0123456789abcdefLEGACY"
+EXTRA_SECRETS.update({NASTY_TOKEN, NASTY_SECRET, NASTY_LEGACY_SECRET})
+EXTRA_LEGACY_KEYS.add((USERNAME, NASTY_LEGACY_SECRET))
+# Filler that moves the credentials to where the client cuts a long server message (200
+# characters in errors, 300 in debug lines), so that only their first characters are left.
+CUT = 180
+FRAGMENT = 8  # no run of this many characters of a secret may be left anywhere
+
+
+def channels(run: Run) -> dict[str, str]:
+    log = "\n".join(line for line in run.log.splitlines()
+                    if not line.startswith("::add-mask::"))
+    return {"log": log, "outputs": json.dumps(run.outputs), "summary": run.summary,
+            "report": json.dumps(run.report, ensure_ascii=False),
+            "dotenv": json.dumps(run.dotenv)}
+
+
+def assert_no_fragment(run: Run, values: list[str]) -> None:
+    """Not even part of a secret: every run of FRAGMENT characters of every form."""
+    for where, text in channels(run).items():
+        for value in values:
+            for form in text_forms(value):
+                for start in range(len(form) - FRAGMENT + 1):
+                    piece = form[start:start + FRAGMENT]
+                    assert piece not in text, f"part of a secret ({piece!r}) is in the {where}"
+
+
+@pytest.mark.parametrize("lead", [0, CUT], ids=["whole", "cut"])
+@pytest.mark.parametrize("form", list(ECHO_FORMS))
+def test_an_echoing_gateway_gets_no_credential_into_any_channel(run_cli, form, lead):
+    """OpenAPI with STS credentials; the gateway answers 401 with ``token <token>
+    signature <sig> does not match``, then every header and the body, in one form."""
+    with FakeOpenApi(ACCESS_KEY_ID, NASTY_SECRET, NASTY_TOKEN) as api:
+        api.script("/v1/task", EchoFault(form=form, lead=lead))
+        env = DEBUG | {"JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                       "JDCDN_ACCESS_KEY_SECRET": NASTY_SECRET,
+                       "JDCDN_SECURITY_TOKEN": NASTY_TOKEN, "JDCDN_PATHS": "a.css\nb/",
+                       "JDCDN_CONCURRENCY": "1",
+                       "JDCDN_API_ENDPOINT": api.endpoint,
+                       "JDCDN_BASE_URL": "https://www.example.com/"}
+        run = run_cli(["--debug"], env=env, github=True, gitlab=True)
+        sent = [c.headers["Authorization"].rpartition("Signature=")[2] for c in api.calls]
+    assert run.code == 1, run.log
+    assert len(api.calls) == 1  # the 401 stopped the other call
+    # The echo reached every channel, masked: the check below had something to find.
+    error = run.report["batches"][0]["error"]
+    assert error.startswith("HTTP 401 UNAUTHENTICATED") and "***" in error, error
+    assert "***" in run.summary and "***" in run.log
+    assert run.dotenv["JDCDN_FAILED_COUNT"] == "2"
+    assert_no_fragment(run, [NASTY_TOKEN, NASTY_SECRET, *sent])
+
+
+@pytest.mark.parametrize("lead", [0, CUT], ids=["whole", "cut"])
+@pytest.mark.parametrize("form", list(ECHO_FORMS))
+def test_an_echoing_legacy_api_gets_no_signature_into_any_channel(run_cli, form, lead):
+    """The legacy API answers JD status 7 whose msg echoes the signature, every header
+    and the body."""
+    with FakeJd(username=USERNAME, secret=NASTY_LEGACY_SECRET) as jd:
+        jd.script("/api/refresh", EchoFault(form=form, lead=lead, status=7),
+                  EchoFault(form=form, lead=lead, status=7))
+        env = DEBUG | {"JDCDN_USERNAME": USERNAME, "JDCDN_SECRET_KEY": NASTY_LEGACY_SECRET,
+                       "JDCDN_PATHS": "a.css", "JDCDN_API_ENDPOINT": jd.endpoint,
+                       "JDCDN_BASE_URL": "https://www.example.com/"}
+        run = run_cli(["--debug"], env=env, github=True, gitlab=True)
+        sent = [c.body["signature"] for c in jd.calls]
+    assert run.code == 1, run.log
+    error = run.report["batches"][0]["error"]
+    assert error.startswith("JD status 7 (") and "***" in error, error
+    assert "***" in run.summary and "***" in run.log
+    assert_no_fragment(run, [NASTY_LEGACY_SECRET, *sent])
+
+
+def test_an_echoing_status_query_gets_no_credential_into_any_channel(run_cli):
+    """The refresh is accepted; the status query is answered 400 with the echo: the
+    task's detail (report ``tasks``, log) holds it, masked."""
+    with FakeOpenApi(ACCESS_KEY_ID, NASTY_SECRET, NASTY_TOKEN) as api:
+        api.script("/v1/task:queryByIds", *[EchoFault(code=400, form=form, lead=CUT)
+                                            for form in ECHO_FORMS])
+        env = DEBUG | {"JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                       "JDCDN_ACCESS_KEY_SECRET": NASTY_SECRET,
+                       "JDCDN_SECURITY_TOKEN": NASTY_TOKEN, "JDCDN_PATHS": "a.css",
+                       "JDCDN_API_ENDPOINT": api.endpoint, "JDCDN_WAIT": "true",
+                       "JDCDN_MAX_ATTEMPTS": "1", "JDCDN_BASE_URL": "https://www.example.com/"}
+        run = run_cli(["--debug"], env=env, github=True, gitlab=True)
+        sent = [c.headers["Authorization"].rpartition("Signature=")[2] for c in api.calls]
+    assert run.code == 0, run.log
+    [task] = run.report["tasks"]
+    assert task["state"] == "unknown" and "***" in task["detail"], task
+    assert run.json_output("pending-task-ids") == [task["task_id"]]
+    assert_no_fragment(run, [NASTY_TOKEN, NASTY_SECRET, *sent])
+
+
+# -- exception text ------------------------------------------------------------------------
+def crash_with(*values: str) -> Exception:
+    """A bug whose text holds setting values: repr, str and args all carry them."""
+    return UnicodeEncodeError("latin-1", " ".join(values) + "\u200b", 0, 1,
+                              f"cannot encode {values!r} for user jd-pin-4421")
+
+
+@pytest.mark.parametrize("stage", ["sign", "query", "run"])
+def test_no_exception_text_carries_a_setting_value_into_any_channel(
+        run_cli, fake_openapi, openapi_env, monkeypatch, stage):
+    """A bug while signing (a batch fails), while polling (a task is unknown) or in the
+    run itself (the command stops): its text names the setting values it was given; the
+    channels say what broke and where, never that text."""
+    fake_openapi.add_key(ACCESS_KEY_ID, NASTY_SECRET, NASTY_TOKEN)
+    values = (NASTY_TOKEN, NASTY_SECRET)
+    if stage == "sign":
+        import jdcdn_action.api.openapi as openapi
+
+        def sign(*_args, **_kwargs):
+            raise crash_with(*values)
+
+        monkeypatch.setattr(openapi, "signed_headers", sign)
+    elif stage == "query":
+        from jdcdn_action.api.openapi import OpenApi
+
+        def query(*_args, **_kwargs):
+            raise crash_with(*values)
+
+        monkeypatch.setattr(OpenApi, "query", query)
+    else:
+        import jdcdn_action.run
+
+        def run(*_args, **_kwargs):
+            raise crash_with(*values)
+
+        monkeypatch.setattr(jdcdn_action.run, "run", run)
+    env = openapi_env | DEBUG | {"JDCDN_ACCESS_KEY_SECRET": NASTY_SECRET,
+                                 "JDCDN_SECURITY_TOKEN": NASTY_TOKEN, "JDCDN_PATHS": "a.css",
+                                 "JDCDN_WAIT": "true", "JDCDN_POLL_INTERVAL": "0.01"}
+    run = run_cli(["--debug"], env=env, github=True, gitlab=True)
+    assert run.code == (0 if stage == "query" else 1), run.log
+    said = {"sign": lambda: run.report["batches"][0]["error"],
+            "query": lambda: run.report["tasks"][0]["detail"],
+            "run": lambda: run.summary}[stage]()
+    assert "internal error: UnicodeEncodeError" in said, said
+    assert "internal error: UnicodeEncodeError" in run.log
+    channels_text = "\n".join(channels(run).values())
+    for value in values:
+        for form in text_forms(value):
+            assert form not in channels_text, form
+    for text in ("cannot encode", "latin-1", "jd-pin-4421"):
+        assert text not in channels_text
