@@ -79,10 +79,12 @@ def _summarise_error(env: Mapping[str, str], console: Console, message: str) -> 
 def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -> None:
     """Mask every secret, and the legacy key's signatures, before any setting is validated
     or anything printed. (OpenAPI signatures are per request: each is masked as it is
-    made.)"""
+    made.) A credential that is not printable ASCII is refused here, before a signature
+    is computed from it."""
     raw, _, _ = settings_mod.raw_values(argv, env)
     for name in settings_mod.SECRETS:
         console.mask(raw[name])
+    settings_mod.check_credentials(raw)
     secret = raw["secret-key"]
     if not secret:
         return

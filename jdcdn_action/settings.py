@@ -214,6 +214,7 @@ def raw_values(
 def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     """Read and validate every setting. Raises InputError naming the setting at fault."""
     raw, arguments, debug_flag = raw_values(argv, env)
+    check_credentials(raw)
     debug = debug_flag or env.get("RUNNER_DEBUG") == "1" or _is_true(env.get("JDCDN_DEBUG", ""))
     tz, tz_name = parse_timezone(raw["signature-timezone"])
     report_file = raw["report-file"]
@@ -278,11 +279,38 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
                        access_key_id=raw["access-key-id"],
                        access_key_secret=raw["access-key-secret"],
                        security_token=raw["security-token"])
-    for name in ("username", "access-key-id", *SECRETS):
-        if any(ch in raw[name] for ch in "\r\n\t\0"):
-            raise InputError(f"{name} must be one line: check the secret or variable that "
-                             "sets it.")
     return settings
+
+
+CREDENTIALS = ("username", "secret-key", "access-key-id", "access-key-secret", "security-token")
+CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
+
+
+def check_credentials(raw: Mapping[str, str]) -> None:
+    """Every credential set is printable ASCII without spaces (see ``check_credential``)."""
+    for name in CREDENTIALS:
+        check_credential(name, raw[name])
+
+
+def check_credential(name: str, value: str) -> None:
+    """Refuse a credential holding a character outside printable ASCII, or a space: JD
+    issues none such, so it was pasted along (a zero-width space, a curly quote, a
+    no-break space, a line break). Such a character breaks the signature or the HTTP
+    header it goes in, so nothing is sent. The message names the setting and the
+    character's code point, never the value."""
+    for index, char in enumerate(value):
+        if "\x21" <= char <= "\x7e":
+            continue
+        import unicodedata
+
+        what = CONTROL_NAMES.get(char) or unicodedata.name(char, "a control character")
+        where = ("at its end" if index == len(value) - 1 else "at its start" if index == 0
+                 else "inside it")
+        raise InputError(
+            f"{name}: the value holds U+{ord(char):04X} ({what}) {where}, which no "
+            "credential has (they are printable ASCII without spaces): it was likely pasted "
+            f"along; set the secret or variable behind {spellings(name)} again, typed or "
+            "copied from the console as plain text. Nothing was sent.")
 
 
 LEGACY_KEYS = ("username", "secret-key")

@@ -156,6 +156,68 @@ def test_an_echoing_status_query_gets_no_credential_into_any_channel(run_cli):
     assert_no_fragment(run, [NASTY_TOKEN, NASTY_SECRET, *sent])
 
 
+# -- pasted characters in credentials ------------------------------------------------------
+CREDENTIALS = {  # setting -> (the API it belongs to, a good value)
+    "username": ("legacy", USERNAME),
+    "secret-key": ("legacy", "LgcyKeyValue0123456789"),
+    "access-key-id": ("openapi", ACCESS_KEY_ID),
+    "access-key-secret": ("openapi", "OpnApiKeyValue0123456789"),
+    "security-token": ("openapi", "StsTknValue0123456789abcdef"),
+}
+PASTED = {  # how: (where the character goes, the character)
+    "zero-width-space-at-the-end": (None, "\u200b"),
+    "curly-quote-inside": (6, "\u2019"),
+    "no-break-space-inside": (6, "\u00a0"),
+    "accented-letter": (3, "\u00e9"),
+    "space-inside": (6, " "),
+    "tab-inside": (6, "\t"),
+    "delete-character": (6, "\x7f"),
+}
+
+
+@pytest.mark.parametrize("how", list(PASTED))
+@pytest.mark.parametrize("name", list(CREDENTIALS))
+def test_a_credential_outside_printable_ascii_is_refused_without_its_value(
+        run_cli, fake_jd, fake_openapi, name, how):
+    api, good = CREDENTIALS[name]
+    where, char = PASTED[how]
+    bad = good + char if where is None else good[:where] + char + good[where:]
+    if api == "legacy":
+        env = {"JDCDN_USERNAME": USERNAME, "JDCDN_SECRET_KEY": "legacy-secret-0123456789",
+               "JDCDN_API_ENDPOINT": fake_jd.endpoint}
+    else:
+        env = {"JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID, "JDCDN_ACCESS_KEY_SECRET": "x" * 24,
+               "JDCDN_SECURITY_TOKEN": "t" * 24, "JDCDN_API_ENDPOINT": fake_openapi.endpoint}
+    env |= DEBUG | {f"INPUT_{name.upper()}": bad, "JDCDN_PATHS": "a.css",
+                    "JDCDN_BASE_URL": "https://www.example.com/"}
+    run = run_cli(["--debug"], env=env, github=True)
+    assert run.code == 2, run.log
+    assert not fake_jd.calls and not fake_openapi.calls
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1, run.stdout
+    assert f"{name}: " in errors[0] and f"U+{ord(char):04X}" in errors[0], errors[0]
+    # Neither the value, nor what it holds around the odd character, in any form.
+    visible = "\n".join(line for line in run.stdout.splitlines()
+                        if not line.startswith("::add-mask::"))
+    for channel in (visible, run.stderr, run.summary):
+        for part in (bad, good[:6], good[6:], repr(bad)[1:-1]):
+            assert part not in channel, (part, channel)
+    assert "U+" in run.summary and name in run.summary
+
+
+def test_odd_characters_of_credentials_do_not_stop_the_masking(run_cli, fake_jd, jd_env):
+    """Masked before they are checked: a secret full of odd characters is registered and
+    refused, whatever the order of the settings."""
+    # \udcff: an invalid UTF-8 byte, as Python reads it from the environment
+    odd = "\u200b\u2019\udcff\U0001f600 \\'\"%0A"
+    run = run_cli(env=jd_env | {"JDCDN_SECRET_KEY": odd, "JDCDN_SECURITY_TOKEN": odd,
+                                "JDCDN_API": "legacy"}, github=True, subprocess_run=True)
+    assert run.code == 2, run.log
+    assert "secret-key: " in run.stdout and "Traceback" not in run.log
+    visible = [line for line in run.log.splitlines() if not line.startswith("::add-mask::")]
+    assert not any("\u2019" in line or "\U0001f600" in line for line in visible)
+
+
 # -- exception text ------------------------------------------------------------------------
 def crash_with(*values: str) -> Exception:
     """A bug whose text holds setting values: repr, str and args all carry them."""
