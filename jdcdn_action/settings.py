@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from jdcdn_action import __version__
 from jdcdn_action.exceptions import InputError
+from jdcdn_action.redaction import hide_userinfo
 
 # name -> (default, kind). Kinds: str, list (one item per line), bool, int, float.
 SPEC: dict[str, tuple[str, str]] = {
@@ -422,23 +423,34 @@ def parse_timezone(value: str) -> tuple[dt.tzinfo, str]:
         ) from None
 
 
+def refuse_user_info(name: str, value: str) -> None:
+    """A URL setting with ``user:password@`` is refused, shown with that part as ``***``:
+    requests would send them as an ``Authorization: Basic`` header, in place of the
+    signature, to that host, and every message and the report would show the URL."""
+    shown = hide_userinfo(value)
+    if shown != value:
+        raise InputError(f"{name}: {shown!r} must not contain a user name or "
+                         "password (user:password@): they would be sent to that host and "
+                         "printed; remove them.")
+
+
 def parse_base_url(value: str) -> str:
     """Validate one base URL and return it ending in ``/`` (its path is a prefix)."""
+    refuse_user_info("base-url", value)
     parts = urlsplit(value)
+    shown = repr(hide_userinfo(value))
     if parts.scheme.lower() not in {"http", "https"}:
-        raise InputError(f"base-url: {value!r} must start with http:// or https://.")
+        raise InputError(f"base-url: {shown} must start with http:// or https://.")
     if not parts.hostname:
-        raise InputError(f"base-url: {value!r} has no host name.")
+        raise InputError(f"base-url: {shown} has no host name.")
     if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise InputError(f"base-url: {value!r} must not have a query or fragment.")
-    if parts.username or parts.password:
-        raise InputError(f"base-url: {value!r} must not contain a user name or password.")
+        raise InputError(f"base-url: {shown} must not have a query or fragment.")
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
-        raise InputError(f"base-url: {value!r} contains spaces or control characters.")
+        raise InputError(f"base-url: {shown} contains spaces or control characters.")
     try:
         _ = parts.port
     except ValueError:
-        raise InputError(f"base-url: {value!r} has an invalid port.") from None
+        raise InputError(f"base-url: {shown} has an invalid port.") from None
     from jdcdn_action.urls import encode_absolute_url
 
     url = encode_absolute_url(value)
@@ -452,15 +464,17 @@ def parse_index_file(value: str) -> str:
 
 
 def parse_endpoint(value: str) -> str:
+    refuse_user_info("api-endpoint", value)
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
+    shown = repr(hide_userinfo(value))
     if scheme not in {"http", "https"} or not parts.hostname:
-        raise InputError(f"api-endpoint: {value!r} must be an https:// URL.")
+        raise InputError(f"api-endpoint: {shown} must be an https:// URL.")
     if parts.query or parts.fragment:
-        raise InputError(f"api-endpoint: {value!r} must not have a query or fragment.")
+        raise InputError(f"api-endpoint: {shown} must not have a query or fragment.")
     if scheme == "http" and not is_loopback(parts.hostname):
         raise InputError(
-            f"api-endpoint: {value!r} uses plain http to a non-loopback host, which would "
+            f"api-endpoint: {shown} uses plain http to a non-loopback host, which would "
             "expose the signature; use https://."
         )
     return value.rstrip("/")

@@ -218,6 +218,67 @@ def test_odd_characters_of_credentials_do_not_stop_the_masking(run_cli, fake_jd,
     assert not any("\u2019" in line or "\U0001f600" in line for line in visible)
 
 
+# -- user info in URLs ---------------------------------------------------------------------
+USER_INFO = [  # (setting, value with user info, what the one error line must show)
+    ("api-endpoint", "http://jd:hunter2pw@127.0.0.1:{port}",
+     "api-endpoint: 'http://***@127.0.0.1:{port}'"),
+    ("api-endpoint", "https://jd:hunter2pw@cdn.jdcloud-api.com/",
+     "api-endpoint: 'https://***@cdn.jdcloud-api.com/'"),
+    ("api-endpoint", "http://hunter2pw@127.0.0.1:{port}", "'http://***@127.0.0.1:{port}'"),
+    ("api-endpoint", "ftp://jd:hunter2pw@127.0.0.1:{port}", "'ftp://***@127.0.0.1:{port}'"),
+    ("api-endpoint", "http://jd:hunter2pw@127.0.0.1:{port}?x#y",
+     "'http://***@127.0.0.1:{port}?x#y'"),
+    ("api-endpoint", "http://jd:hunter2@pw@127.0.0.1:{port}", "'http://***@127.0.0.1:{port}'"),
+    ("base-url", "https://jd:hunter2pw@www.example.com/", "'https://***@www.example.com/'"),
+    ("base-url", "ftp://jd:hunter2pw@www.example.com/", "'ftp://***@www.example.com/'"),
+    ("base-url", "https://jd:hunter2pw@www.example.com/?a", "'https://***@www.example.com/?a'"),
+    ("paths", "https://jd:hunter2pw@www.example.com/a", "'https://***@www.example.com/a'"),
+    ("paths", "https://hunter2pw@www.example.com/a", "'https://***@www.example.com/a'"),
+    ("paths", "ftp://jd:hunter2pw@www.example.com/a", "'ftp://***@www.example.com/a'"),
+    ("paths", "//jd:hunter2pw@www.example.com/a", "'//***@www.example.com/a'"),
+    ("paths", "https://jd:hunter2pw@www.example.com/a#top",
+     "'https://***@www.example.com/a#top'"),
+]
+
+
+@pytest.mark.parametrize("name, value, shown", USER_INFO,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(USER_INFO)])
+def test_user_info_in_a_url_is_refused_and_never_shown(run_cli, fake_jd, jd_env, name,
+                                                       value, shown):
+    value, shown = (text.format(port=fake_jd.port) for text in (value, shown))
+    run = run_cli(env=DEBUG | jd_env | {"JDCDN_PATHS": "a.css",
+                                        f"INPUT_{name.upper()}": value}, github=True)
+    assert run.code == 2, run.log
+    assert not fake_jd.calls
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and shown in errors[0], run.stdout
+    assert f"{name if name != 'paths' else 'paths'}: " in errors[0]
+    assert "user name or password" in errors[0]
+    for channel in (run.log, run.summary):
+        assert "hunter2" not in channel and "jd:" not in channel, channel
+    assert "***@" in run.summary
+
+
+def test_netrc_credentials_never_replace_the_signature(tmp_path, monkeypatch):
+    """requests would send a ``.netrc`` login for the endpoint's host as ``Authorization:
+    Basic``, replacing the OpenAPI signature (and handing the password to that host)."""
+    import responses
+
+    from jdcdn_action.api.transport import new_session
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine cdn.jdcloud-api.com login jd password hunter2pw\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "https://cdn.jdcloud-api.com/v1/task", json={})
+        new_session(1).post("https://cdn.jdcloud-api.com/v1/task", data=b"{}",
+                            headers={"Authorization": "JDCLOUD2-HMAC-SHA256 signed"})
+        new_session(1).post("https://cdn.jdcloud-api.com/v1/task", data=b"{}")
+        sent = [call.request.headers.get("Authorization") for call in mock.calls]
+    assert sent == ["JDCLOUD2-HMAC-SHA256 signed", None]
+
+
 # -- exception text ------------------------------------------------------------------------
 def crash_with(*values: str) -> Exception:
     """A bug whose text holds setting values: repr, str and args all carry them."""
