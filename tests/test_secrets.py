@@ -156,6 +156,25 @@ def test_an_echoing_status_query_gets_no_credential_into_any_channel(run_cli):
     assert_no_fragment(run, [NASTY_TOKEN, NASTY_SECRET, *sent])
 
 
+
+def test_a_task_id_holding_the_token_is_masked_in_the_outputs_and_dotenv(run_cli):
+    """A server may put anything in a task ID, the token it was sent too: the outputs and
+    the dotenv file (which %-encode odd IDs) show the mask instead."""
+    with FakeOpenApi(ACCESS_KEY_ID, NASTY_SECRET, NASTY_TOKEN) as api:
+        api.task_id_factory = lambda: "task-" + NASTY_TOKEN
+        env = DEBUG | {"JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                       "JDCDN_ACCESS_KEY_SECRET": NASTY_SECRET,
+                       "JDCDN_SECURITY_TOKEN": NASTY_TOKEN, "JDCDN_PATHS": "a.css",
+                       "JDCDN_API_ENDPOINT": api.endpoint, "JDCDN_WAIT": "true",
+                       "JDCDN_POLL_INTERVAL": "0.01",
+                       "JDCDN_BASE_URL": "https://www.example.com/"}
+        run = run_cli(["--debug"], env=env, github=True, gitlab=True)
+    assert run.code == 0, run.log
+    assert run.outputs["task-id"] == "task-***"
+    assert run.json_output("task-ids") == ["task-***"]
+    assert run.dotenv["JDCDN_TASK_ID"] == "task-%2A%2A%2A"
+    assert run.report["task_ids"] == ["task-***"]
+
 # -- pasted characters in credentials ------------------------------------------------------
 CREDENTIALS = {  # setting -> (the API it belongs to, a good value)
     "username": ("legacy", USERNAME),
