@@ -310,8 +310,8 @@ def check_credential(name: str, value: str) -> None:
         raise InputError(
             f"{name}: the value holds U+{ord(char):04X} ({what}) {where}, which no "
             "credential has (they are printable ASCII without spaces): it was likely pasted "
-            f"along; set the secret or variable behind {spellings(name)} again, typed or "
-            "copied from the console as plain text. Nothing was sent.")
+            f"along; set the secret or variable that gives {name} again, typed or copied "
+            "as plain text. Nothing was sent.")
 
 
 LEGACY_KEYS = ("username", "secret-key")

@@ -305,21 +305,22 @@ def crash_with(*values: str) -> Exception:
                               f"cannot encode {values!r} for user jd-pin-4421")
 
 
-@pytest.mark.parametrize("stage", ["sign", "query", "run"])
+@pytest.mark.parametrize("stage", ["send", "query", "run"])
 def test_no_exception_text_carries_a_setting_value_into_any_channel(
         run_cli, fake_openapi, openapi_env, monkeypatch, stage):
-    """A bug while signing (a batch fails), while polling (a task is unknown) or in the
-    run itself (the command stops): its text names the setting values it was given; the
-    channels say what broke and where, never that text."""
+    """A bug while sending (a batch fails: http.client could not encode a header), while
+    polling (a task is unknown) or in the run itself (the command stops): its text names
+    the setting values it was given; the channels say what broke and where, never that
+    text."""
     fake_openapi.add_key(ACCESS_KEY_ID, NASTY_SECRET, NASTY_TOKEN)
     values = (NASTY_TOKEN, NASTY_SECRET)
-    if stage == "sign":
+    if stage == "send":
         import jdcdn_action.api.openapi as openapi
 
-        def sign(*_args, **_kwargs):
+        def post(*_args, **_kwargs):
             raise crash_with(*values)
 
-        monkeypatch.setattr(openapi, "signed_headers", sign)
+        monkeypatch.setattr(openapi, "post_within", post)
     elif stage == "query":
         from jdcdn_action.api.openapi import OpenApi
 
@@ -339,7 +340,7 @@ def test_no_exception_text_carries_a_setting_value_into_any_channel(
                                  "JDCDN_WAIT": "true", "JDCDN_POLL_INTERVAL": "0.01"}
     run = run_cli(["--debug"], env=env, github=True, gitlab=True)
     assert run.code == (0 if stage == "query" else 1), run.log
-    said = {"sign": lambda: run.report["batches"][0]["error"],
+    said = {"send": lambda: run.report["batches"][0]["error"],
             "query": lambda: run.report["tasks"][0]["detail"],
             "run": lambda: run.summary}[stage]()
     assert "internal error: UnicodeEncodeError" in said, said
