@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
+from jdcdn_action.exceptions import internal_error
 from jdcdn_action.planning import Batch
 from jdcdn_action.results import BatchResult
 
@@ -33,7 +34,7 @@ def send_batches(
             outcome = api.submit("prefetch" if kind == "prefetch" else batch.type,
                                  batch.instances)
         except Exception as error:  # a bug must not lose the batch: report it as failed
-            result = BatchResult(batch, "failed", error=f"internal error: {error!r}")
+            result = BatchResult(batch, "failed", error=internal_error(error))
         else:
             result = BatchResult(
                 batch,

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from jdcdn_action import settings as settings_mod
 from jdcdn_action.console import Console
-from jdcdn_action.exceptions import InputError, JdcdnError
+from jdcdn_action.exceptions import InputError, JdcdnError, internal_error, stack_only
 from jdcdn_action.settings_table import SECRETS
 from jdcdn_action.summary import summary_cell, write_summary
 
@@ -37,27 +37,22 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return run(settings, console)
     except JdcdnError as error:
         if console.debug_enabled:
-            console.debug(_traceback())
+            console.debug(stack_only(error))
         title = "jdcdn-action bad input" if error.exit_code == 2 else "jdcdn-action"
         console.error(str(error), title=title)
-        _summarise_error(env, console.redact(str(error)))
+        _summarise_error(env, console, str(error))
         return error.exit_code
     except KeyboardInterrupt:
         console.error("interrupted before anything was sent", title="jdcdn-action")
         return 130
-    except Exception as error:  # a bug: say so plainly, with the traceback when debugging
-        console.debug(_traceback())
-        console.error(
-            f"internal error: {error!r}; rerun with --debug (or RUNNER_DEBUG=1) and report it.",
-            title="jdcdn-action internal error",
-        )
+    except Exception as error:  # a bug: say so plainly, with the stack when debugging
+        if console.debug_enabled:
+            console.debug(stack_only(error))
+        message = (f"{internal_error(error)}; rerun with --debug (or RUNNER_DEBUG=1) and "
+                   "report it.")
+        console.error(message, title="jdcdn-action internal error")
+        _summarise_error(env, console, message)
         return 1
-
-
-def _traceback() -> str:
-    import traceback  # only when debugging: start-up time matters
-
-    return traceback.format_exc()
 
 
 def _interrupt_on_sigterm() -> None:
@@ -73,21 +68,24 @@ def _interrupt_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
-def _summarise_error(env: Mapping[str, str], message: str) -> None:
+def _summarise_error(env: Mapping[str, str], console: Console, message: str) -> None:
     """On GitHub, the job summary says why the step failed, like the annotation."""
     summary_file = env.get("GITHUB_STEP_SUMMARY", "")
     if summary_file:
         with contextlib.suppress(OSError):
-            write_summary(summary_file, f"## JD Cloud CDN: not run\n\n{summary_cell(message)}\n")
+            write_summary(summary_file, "## JD Cloud CDN: not run\n\n"
+                          f"{summary_cell(console.redact(message))}\n", console.secrets)
 
 
 def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -> None:
     """Mask every secret, and the legacy key's signatures, before any setting is validated
     or anything printed. (OpenAPI signatures are per request: each is masked as it is
-    made.)"""
+    made.) A credential that is not printable ASCII is refused here, before a signature
+    is computed from it."""
     raw, _, _ = settings_mod.raw_values(argv, env)
     for name in SECRETS:
         console.mask(raw[name])
+    settings_mod.check_credentials(raw)
     secret = raw["secret-key"]
     if not secret:
         return

@@ -1,14 +1,18 @@
 """The log: human lines, GitHub workflow commands, and the masking of secrets.
 
 Everything printed goes through ``Console`` so that two rules hold everywhere:
-secrets registered with ``mask`` never appear (GitHub also gets ``::add-mask::``), and
-no data we print (file names, URLs, server messages) can act as a workflow command.
+secrets registered with ``mask`` never appear, in any form (``redaction``; GitHub also gets
+``::add-mask::``), and no data we print (file names, URLs, server messages) can act as a
+workflow command. The other channels (outputs, summary, report, dotenv) use the same
+``secrets``.
 """
 
 from __future__ import annotations
 
 import sys
 from typing import TextIO
+
+from jdcdn_action.redaction import Redactor
 
 
 def clean_text(text: str, limit: int = 200) -> str:
@@ -62,26 +66,23 @@ class Console:
         self._out = out or sys.stdout
         # On GitHub one stream keeps errors in order with the rest of the log.
         self._err = self._out if github else (err or sys.stderr)
-        self._secrets: list[str] = []
+        self.secrets = Redactor()
 
     # -- secrets -------------------------------------------------------------------------
     def mask(self, value: str) -> None:
-        """Register a secret: hidden from every later line, and from GitHub's log."""
-        if not value or value in self._secrets:
+        """Register a secret: hidden from every later line and file, and from GitHub's log
+        (which hides the encodings it knows of by itself)."""
+        if not self.secrets.add(value) or not self.github:
             return
-        self._secrets.append(value)
-        # Longest first, so a secret that contains another is hidden whole.
-        self._secrets.sort(key=len, reverse=True)
-        if self.github:
-            for part in value.splitlines():
-                if part.strip():
-                    self._write(self._out, f"::add-mask::{part}")
+        for part in value.splitlines():
+            if part.strip():
+                # Escaped as the runner unescapes it; a character stdout cannot encode (an
+                # invalid byte read from the environment) must not stop the run here.
+                part = part.encode("utf-8", "backslashreplace").decode("utf-8")
+                self._write(self._out, f"::add-mask::{escape_data(part)}")
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        return self.secrets.redact(text)
 
     # -- lines ---------------------------------------------------------------------------
     def info(self, text: str) -> None:

@@ -14,6 +14,7 @@ from jdcdn_action.summary import render_summary, write_summary
 
 if TYPE_CHECKING:
     from jdcdn_action.console import Console
+    from jdcdn_action.redaction import Redactor
     from jdcdn_action.settings import Settings
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses larger dotenv reports
@@ -55,9 +56,9 @@ def format_github_outputs(values: dict[str, str]) -> str:
     return "".join(chunks)
 
 
-def write_github_outputs(path: str, values: dict[str, str]) -> None:
+def write_github_outputs(path: str, values: dict[str, str], secrets: Redactor) -> None:
     with open(path, "a", encoding="utf-8", newline="\n") as handle:
-        handle.write(format_github_outputs(values))
+        handle.write(format_github_outputs(secrets.scrub(values)))
 
 
 # Characters a task ID keeps as-is in a dotenv line: anything else (a comma that would
@@ -96,9 +97,9 @@ def format_dotenv(values: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
-def write_dotenv(path: str, values: dict[str, str]) -> None:
+def write_dotenv(path: str, values: dict[str, str], secrets: Redactor) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(format_dotenv(values))
+        handle.write(secrets.redact(format_dotenv(values)))
 
 
 def check_result_files(settings: Settings) -> None:
@@ -143,10 +144,15 @@ def check_writable(path: str, what: str, make_folder: bool = False) -> None:
 
 
 def write_outputs(settings: Settings, console: Console, result: RunResult) -> None:
-    """Report, step outputs, job summary and dotenv: every channel gets the same facts."""
+    """Report, step outputs, job summary and dotenv: every channel gets the same facts.
+
+    Each renders from the result with every secret already masked (a server's echo in an
+    error, a task ID), and masks its text once more as it writes it."""
     env = settings.env
+    secrets = console.secrets
+    result = secrets.scrub(result)
     try:
-        write_report(settings.report_file, build_report(settings, result))
+        write_report(settings.report_file, build_report(settings, result), secrets)
     except OSError as error:
         # The calls were made already: report it, but not as "nothing was sent".
         raise JdcdnError(f"report-file {settings.report_file}: cannot be written "
@@ -159,15 +165,15 @@ def write_outputs(settings: Settings, console: Console, result: RunResult) -> No
             console.warning("the step outputs exceed GitHub's 1 MB per job and may be cut; "
                             f"read the URLs from the report ({settings.report_file}).",
                             title="outputs too large")
-        write_github_outputs(github_output, values)
+        write_github_outputs(github_output, values, secrets)
     summary_file = env.get("GITHUB_STEP_SUMMARY", "")
     if summary_file:
-        write_summary(summary_file, render_summary(result))
+        write_summary(summary_file, render_summary(result), secrets)
     if settings.dotenv_file:
         dotenv = dotenv_values(result)
         if len(format_dotenv(dotenv).encode()) > DOTENV_LIMIT:
             console.warning(f"{settings.dotenv_file} is over GitLab's 5 KB dotenv limit, "
                             "which GitLab refuses; the report has every task ID.",
                             title="dotenv too large")
-        write_dotenv(settings.dotenv_file, dotenv)
+        write_dotenv(settings.dotenv_file, dotenv, secrets)
     console.info(f"Report written to {settings.report_file}.")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jdcdn_action import __version__
 from jdcdn_action.results import BatchResult, RunResult
 from jdcdn_action.settings import Settings
+
+if TYPE_CHECKING:
+    from jdcdn_action.redaction import Redactor
 
 
 def _batch(result: BatchResult) -> dict[str, Any]:
@@ -75,10 +78,11 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
     }
 
 
-def write_report(path: str, report: dict[str, Any]) -> None:
+def write_report(path: str, report: dict[str, Any], secrets: Redactor) -> None:
+    """Every string masked, then the JSON text too (which escapes some characters)."""
+    text = json.dumps(secrets.scrub(report), indent=2, ensure_ascii=False)
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
+        handle.write(secrets.redact(text) + "\n")

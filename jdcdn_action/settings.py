@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from jdcdn_action import __version__
 from jdcdn_action.exceptions import InputError
+from jdcdn_action.redaction import hide_userinfo
 from jdcdn_action.settings_table import (
     BY_NAME,
     CREDENTIALS,
@@ -158,11 +159,8 @@ def convert(name: str, value: str) -> object:
 def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     """Read and validate every setting. Raises InputError naming the setting at fault."""
     raw, arguments, debug_flag = raw_values(argv, env)
+    check_credentials(raw)
     debug = debug_flag or env.get("RUNNER_DEBUG") == "1" or _is_true(env.get("JDCDN_DEBUG", ""))
-    for name in CREDENTIALS:
-        if any(ch in raw[name] for ch in "\r\n\t\0"):
-            raise InputError(f"{name} must be one line: check the secret or variable that "
-                             "sets it.")
     tz, tz_name = parse_timezone(raw["signature-timezone"])
     report_file = raw["report-file"]
     if not report_file:
@@ -209,6 +207,36 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
                             minimum=0, maximum=60),
         env=env,
     )
+
+
+CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
+
+
+def check_credentials(raw: Mapping[str, str]) -> None:
+    """Every credential set is printable ASCII without spaces (see ``check_credential``)."""
+    for name in CREDENTIALS:
+        check_credential(name, raw[name])
+
+
+def check_credential(name: str, value: str) -> None:
+    """Refuse a credential holding a character outside printable ASCII, or a space: JD
+    issues none such, so it was pasted along (a zero-width space, a curly quote, a
+    no-break space, a line break). Such a character breaks the signature or the HTTP
+    header it goes in, so nothing is sent. The message names the setting and the
+    character's code point, never the value."""
+    for index, char in enumerate(value):
+        if "\x21" <= char <= "\x7e":
+            continue
+        import unicodedata
+
+        what = CONTROL_NAMES.get(char) or unicodedata.name(char, "a control character")
+        where = ("at its end" if index == len(value) - 1 else "at its start" if index == 0
+                 else "inside it")
+        raise InputError(
+            f"{name}: the value holds U+{ord(char):04X} ({what}) {where}, which no "
+            "credential has (they are printable ASCII without spaces): it was likely pasted "
+            f"along; set the secret or variable that gives {name} again, typed or copied "
+            "as plain text. Nothing was sent.")
 
 
 LEGACY_KEYS = ("username", "secret-key")
@@ -313,23 +341,34 @@ def parse_timezone(value: str) -> tuple[dt.tzinfo, str]:
         ) from None
 
 
+def refuse_user_info(name: str, value: str) -> None:
+    """A URL setting with ``user:password@`` is refused, shown with that part as ``***``:
+    requests would send them as an ``Authorization: Basic`` header, in place of the
+    signature, to that host, and every message and the report would show the URL."""
+    shown = hide_userinfo(value)
+    if shown != value:
+        raise InputError(f"{name}: {shown!r} must not contain a user name or "
+                         "password (user:password@): they would be sent to that host and "
+                         "printed; remove them.")
+
+
 def parse_base_url(value: str) -> str:
     """Validate one base URL and return it ending in ``/`` (its path is a prefix)."""
+    refuse_user_info("base-url", value)
     parts = urlsplit(value)
+    shown = repr(hide_userinfo(value))
     if parts.scheme.lower() not in {"http", "https"}:
-        raise InputError(f"base-url: {value!r} must start with http:// or https://.")
+        raise InputError(f"base-url: {shown} must start with http:// or https://.")
     if not parts.hostname:
-        raise InputError(f"base-url: {value!r} has no host name.")
+        raise InputError(f"base-url: {shown} has no host name.")
     if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise InputError(f"base-url: {value!r} must not have a query or fragment.")
-    if parts.username or parts.password:
-        raise InputError(f"base-url: {value!r} must not contain a user name or password.")
+        raise InputError(f"base-url: {shown} must not have a query or fragment.")
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
-        raise InputError(f"base-url: {value!r} contains spaces or control characters.")
+        raise InputError(f"base-url: {shown} contains spaces or control characters.")
     try:
         _ = parts.port
     except ValueError:
-        raise InputError(f"base-url: {value!r} has an invalid port.") from None
+        raise InputError(f"base-url: {shown} has an invalid port.") from None
     from jdcdn_action.urls import encode_absolute_url
 
     url = encode_absolute_url(value)
@@ -343,15 +382,17 @@ def parse_index_file(value: str) -> str:
 
 
 def parse_endpoint(value: str) -> str:
+    refuse_user_info("api-endpoint", value)
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
+    shown = repr(hide_userinfo(value))
     if scheme not in {"http", "https"} or not parts.hostname:
-        raise InputError(f"api-endpoint: {value!r} must be an https:// URL.")
+        raise InputError(f"api-endpoint: {shown} must be an https:// URL.")
     if parts.query or parts.fragment:
-        raise InputError(f"api-endpoint: {value!r} must not have a query or fragment.")
+        raise InputError(f"api-endpoint: {shown} must not have a query or fragment.")
     if scheme == "http" and not is_loopback(parts.hostname):
         raise InputError(
-            f"api-endpoint: {value!r} uses plain http to a non-loopback host, which would "
+            f"api-endpoint: {shown} uses plain http to a non-loopback host, which would "
             "expose the signature; use https://."
         )
     return value.rstrip("/")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from jdcdn_action.console import count, printable
 from jdcdn_action.results import BatchResult, RunResult
+
+if TYPE_CHECKING:
+    from jdcdn_action.redaction import Redactor
 
 SUMMARY_LIMIT = 1024 * 1024
 URL_BUDGET = 700 * 1024  # room left for the URL lists after the tables
@@ -98,6 +103,6 @@ def summary_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
-def write_summary(path: str, text: str) -> None:
+def write_summary(path: str, text: str, secrets: Redactor) -> None:
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text)
+        handle.write(secrets.redact(text))

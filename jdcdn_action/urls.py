@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from jdcdn_action.entries import Entry, show
 from jdcdn_action.exceptions import InputError
+from jdcdn_action.redaction import hide_userinfo
 
 # RFC 3986 pchar minus unreserved (which quote() always keeps): a raw file name keeps
 # these as browsers send them, so the URL matches the CDN's cache key.
@@ -48,7 +49,8 @@ def encode_absolute_url(url: str) -> str:
     try:
         ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:
-        raise InputError(f"the URL {show(url)} has an invalid host name.") from None
+        raise InputError(f"the URL {show(hide_userinfo(url))} has an invalid host "
+                         "name.") from None
     netloc = f"[{ascii_host}]" if ":" in ascii_host else ascii_host
     if parts.port is not None:
         netloc += f":{parts.port}"
@@ -57,14 +59,20 @@ def encode_absolute_url(url: str) -> str:
     return quote(BARE_PERCENT.sub("%25", url), safe=URL_SAFE)
 
 
+def refuse_user_info(text: str, origin: str) -> None:
+    """An entry with ``user:pw@`` is refused, and shown with that part as ``***``."""
+    shown = hide_userinfo(text)
+    if shown != text:
+        raise InputError(f"{origin}: the URL {show(shown)} contains a user name or password "
+                         "(user@ or user:pw@); remove it: the CDN never sees one.")
+
+
 def check_absolute_url(text: str, origin: str) -> None:
     """Refuse what the CDN cannot mean: user info, a bad port, no host, a fragment."""
+    refuse_user_info(text, origin)
     parts = urlsplit(text)
     if parts.scheme.lower() not in {"http", "https"}:
         raise InputError(f"{origin}: {show(text)} is not an http:// or https:// URL.")
-    if "@" in parts.netloc:
-        raise InputError(f"{origin}: the URL {show(text)} contains a user name or password "
-                         "(user@ or user:pw@); remove it: the CDN never sees one.")
     if not parts.hostname:
         raise InputError(f"{origin}: the URL {show(text)} has no host name.")
     try:
@@ -145,6 +153,7 @@ def map_entries(
                         files.add(folder)
             continue
         if entry.text.startswith("//") and not entry.repository_path:
+            refuse_user_info(entry.text, entry.origin)
             raise InputError(
                 f"{entry.origin}: {show(entry.text)} is a protocol-relative URL; write it "
                 "with https:// (or drop the leading // for a site path)."

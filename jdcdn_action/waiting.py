@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
 from jdcdn_action.console import Console, count, printable
+from jdcdn_action.exceptions import internal_error
 from jdcdn_action.results import BatchResult, TaskState
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def wait_for_tasks(
             return [TaskState(t, kind, "running", "wait-timeout ran out during a retry")
                     for t in task_ids]
         except Exception as error:  # a bug must not pass for an answer
-            return [TaskState(t, kind, "unknown", f"internal error: {error!r}")
+            return [TaskState(t, kind, "unknown", internal_error(error))
                     for t in task_ids]
         if not outcome.ok:
             return [TaskState(t, kind, "unknown", f"no answer to the status query: "

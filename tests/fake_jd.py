@@ -15,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import html
 import json
+import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from tests.loopback import LoopbackHandler, LoopbackServer
 
@@ -48,6 +50,44 @@ class Fault:
     seconds: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
+
+
+#: The forms in which a server may echo what it was sent: each turns text into that form.
+ECHO_FORMS: dict[str, Callable[[str], str]] = {
+    "raw": lambda text: text,
+    "json": lambda text: json.dumps(text)[1:-1],
+    "json-slash": lambda text: json.dumps(text)[1:-1].replace("/", "\\/"),  # PHP, Java
+    "repr": lambda text: repr(text)[1:-1],
+    "percent": lambda text: quote(text, safe=""),
+    "percent-lower": lambda text: re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(),
+                                         quote(text, safe="")),
+    "uri-component": lambda text: quote(text, safe="!'()*~"),  # JavaScript's
+    "form": lambda text: quote_plus(text, safe=""),
+    "html": html.escape,
+}
+
+
+@dataclass
+class EchoFault(Fault):
+    """An error whose text echoes everything the request carried, the way a careless
+    gateway does: ``first`` (the credentials the fake names first, e.g. ``signature <sig>
+    does not match for token <token>``), then every header and the body, all in ``form``
+    (see ``ECHO_FORMS``), after ``lead`` filler characters (which move the credentials to
+    where a client cuts a long message). The legacy fake answers JD ``status``; the OpenAPI
+    fake its error envelope with HTTP ``code``."""
+
+    kind: str = "echo"
+    form: str = "raw"
+    lead: int = 0
+    status: int = 7
+    code: int = 401
+
+
+def echo_text(fault: EchoFault, first: str, headers: Mapping[str, str], body: bytes) -> str:
+    said = ("x" * fault.lead + first + "; request headers: "
+            + "; ".join(f"{name}: {value}" for name, value in headers.items())
+            + "; body: " + body.decode("utf-8", "replace"))
+    return ECHO_FORMS[fault.form](said)
 
 
 @dataclass
@@ -262,6 +302,13 @@ class _Handler(LoopbackHandler):
             elif fault.kind == "trickle":
                 call.answer = "trickle"
                 return self._trickle(fault.code, fault.seconds)
+            elif fault.kind == "echo":
+                sent = body if isinstance(body, dict) else {}
+                first = (f"signature {sent.get('signature')} does not match for user "
+                         f"{sent.get('username')}")
+                call.answer = {"status": fault.status,
+                               "msg": echo_text(fault, first, dict(self.headers.items()), raw)}
+                return self._send(200, json.dumps(call.answer))
         if body is None:
             call.answer = {"status": 2, "msg": "parameters missing (not a JSON body)"}
         else:

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from jdcdn_action.api import openapi_signing as signing
-from tests.fake_jd import Call, Fault
+from tests.fake_jd import Call, EchoFault, Fault, echo_text
 from tests.loopback import LoopbackHandler, LoopbackServer
 
 LIMITS = {"url": 100, "dir": 5, "prefetch": 50}
@@ -416,6 +416,7 @@ def _one(headers: dict[str, list[str]], name: str) -> str | None:
 
 class _Handler(LoopbackHandler):
     fake: FakeOpenApi
+    raw_body = b""
     timeout = 30  # a client that stops sending mid-request does not hold a thread forever
 
     def do_POST(self) -> None:
@@ -439,7 +440,10 @@ class _Handler(LoopbackHandler):
         if length > MAX_BODY:
             self.close_connection = True
             return self._envelope(None, ApiError(413, "body too large"))
-        raw = self.rfile.read(length)
+        raw = self.raw_body = self.rfile.read(length)
+        signed = AUTH_RE.search(self.headers.get("Authorization") or "")
+        if signed:  # every signature sent, also to a fault, is one the leak check knows
+            FakeOpenApi.SIGNATURES_SEEN.add(signed["signature"])
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
             headers.setdefault(name.lower(), []).append(value)
@@ -491,6 +495,13 @@ class _Handler(LoopbackHandler):
             name = getattr(fault, "name", "") or ""
             message = getattr(fault, "message", "") or fault.body or "scripted"
             self._envelope(call, ApiError(fault.code, message, name), fault.headers)
+        elif isinstance(fault, EchoFault):
+            auth = self.headers.get("Authorization") or ""
+            token = self.headers.get(signing.TOKEN_HEADER) or ""
+            first = (f"token {token} signature {auth.rpartition('Signature=')[2]} does not "
+                     "match")
+            self._envelope(call, ApiError(fault.code, echo_text(
+                fault, first, dict(self.headers.items()), self.raw_body)))
         else:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
         return True

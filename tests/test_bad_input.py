@@ -55,7 +55,8 @@ CASES = [
     ("over-max-dirs", [], {"JDCDN_PATHS": "a/\nb/\nc/", "JDCDN_MAX_DIRS": "2"},
      "max-dirs: the plan has 3 directories"),
     ("index-files", [], {"JDCDN_INDEX_FILES": "docs/index.html"}, "index-files"),
-    ("username-newline", [], {"INPUT_USERNAME": "a\nb"}, "username must be one line"),
+    ("username-newline", [], {"INPUT_USERNAME": "a\nb"},
+     "username: the value holds U+000A (a line break) inside it"),
     # paths takes exactly the shapes of a paths-file, or one entry per line
     ("paths-other-key", [], {"JDCDN_PATHS": "urls:\n  - a.html\n"}, "unknown key(s) urls"),
     ("paths-mixed", [], {"JDCDN_PATHS": "- a.html\nb.html\n"},

@@ -53,3 +53,14 @@ def test_group_and_debug_off():
     console.debug("hidden")
     console.endgroup()
     assert out.getvalue().splitlines() == ["::group::batch 1", "::endgroup::"]
+
+
+def test_add_mask_is_escaped_as_the_runner_unescapes_it():
+    """The runner reads ``%25`` as ``%`` and ``%0A`` as a line break in a command's value:
+    unescaped, ``ab%0Acd`` would mask two other strings and leave the secret visible. A
+    character stdout cannot encode (an invalid byte read from the environment) is written
+    escaped rather than stopping the run."""
+    console, out, _ = make(github=True)
+    console.mask("ab%0Acd\udcff")
+    assert out.getvalue() == "::add-mask::ab%250Acd\\udcff\n"
+    out.getvalue().encode("utf-8")  # it can be written to a UTF-8 stream

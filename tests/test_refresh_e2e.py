@@ -8,7 +8,7 @@ import pytest
 
 from jdcdn_action.settings_table import SETTINGS
 from tests.conftest import SECRET, USERNAME, secret_values
-from tests.fake_jd import Fault
+from tests.fake_jd import EchoFault, Fault
 
 
 def site_files(n: int) -> str:
@@ -172,12 +172,20 @@ def test_wrong_key_stops_sending_after_first_rejection(run_cli, fake_jd, jd_env)
 
 
 def test_secrets_never_leak_even_in_debug(run_cli, fake_jd, jd_env):
-    fake_jd.script("/api/refresh", Fault("http", code=500), Fault("jd", status=7))
+    """The API echoes the signature it was sent (after a 500, so that debug shows two
+    answers): run_cli finds it in no channel, and each channel shows the mask instead."""
+    fake_jd.script("/api/refresh", Fault("http", code=500), EchoFault(status=7),
+                   EchoFault(status=7))
     env = jd_env | {"JDCDN_PATHS": "a.css", "RUNNER_DEBUG": "1"}
     run = run_cli(["--debug"], env=env, github=True)
-    # run_cli asserts the absence of every value below in every channel; check it looked.
-    assert len(secret_values()) >= 8  # 3 secrets, 5 daily md5s, OpenAPI signatures seen
-    assert run.code in (0, 1)
+    sent = {call.body["signature"] for call in fake_jd.calls}
+    assert sent and sent <= set(secret_values())  # what was sent is what run_cli looked for
+    assert run.code == 1
+    echoed = "signature *** does not match for user jcloud_test"
+    assert echoed in run.report["batches"][0]["error"]
+    assert echoed in run.summary
+    assert any(line.startswith("::debug::") and echoed in line
+               for line in run.stdout.splitlines())
 
 
 def test_outputs_over_githubs_limit_are_warned(run_cli, fake_jd, jd_env):

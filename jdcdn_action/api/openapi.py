@@ -176,4 +176,4 @@ def _request_id(envelope: object, response: requests.Response) -> str:
     found = envelope.get("requestId") if isinstance(envelope, dict) else None
     if not isinstance(found, str) or not found:
         found = response.headers.get("x-jdcloud-request-id", "")
-    return found[:128]
+    return clean_text(found, 128)  # cut with "...": a secret echoed in it is then hidden

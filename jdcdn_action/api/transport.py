@@ -77,11 +77,19 @@ class Permanent(Exception):
 
 def new_session(pool_size: int) -> requests.Session:
     session = requests.Session()
+    # requests would add a ~/.netrc login for the endpoint's host as an Authorization
+    # header, in place of the OpenAPI signature; an auth of its own turns that off (and
+    # keeps the proxy settings of the environment, which trust_env = False would not).
+    session.auth = _no_login
     adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = f"jdcdn-action/{__version__}"
     return session
+
+
+def _no_login(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def post_within(session: requests.Session, url: str, data: bytes,
