@@ -87,9 +87,18 @@ class Settings:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line as one InputError line, not usage text."""
+    """argparse that reports a bad command line as one InputError line, not usage text.
+
+    argparse's own message repeats the words it did not know, and a mistyped flag's value
+    may be a secret (``--secretkey VALUE``): only the flags are named, never a value.
+    """
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            words = message.split(":", 1)[1].split()
+            flags = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+            message = ("unknown option " + ", ".join(flags) if flags else
+                       f"{len(words)} unexpected value{'s' if len(words) != 1 else ''}")
         raise InputError(f"command line: {message}; see jdcdn-refresh --help.")
 
 
@@ -97,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line, from the table: one flag per setting (``--no-`` for booleans)."""
     parser = _Parser(
         prog="jdcdn-refresh",
+        allow_abbrev=False,  # --secret is not --secret-key: a flag is spelt out
         description=(
             "Refresh JD Cloud CDN caches. Every option can also be given as INPUT_<NAME> "
             "(GitHub Actions) or JDCDN_<NAME> (any CI); see the README."

@@ -79,7 +79,7 @@ CASES = [
      "port outside 1-65535"),
     ("protocol-relative", [], {"JDCDN_PATHS": "//cdn.example.com/a.js"},
      "protocol-relative URL"),
-    ("unknown-flag", ["--bogus"], {}, "unrecognized arguments: --bogus"),
+    ("unknown-flag", ["--bogus"], {}, "unknown option --bogus"),
     ("flag-without-value", ["--max-urls"], {}, "--max-urls: expected one argument"),
 ]
 
@@ -231,3 +231,15 @@ def test_counts_in_messages_are_singular_for_one(run_cli, fake_jd, jd_env):
     run = run_cli(env=jd_env | {"JDCDN_PATHS": "a.css"})
     assert "batch 1/1 (1 URL): task" in run.stdout
     assert "Done: 1 call accepted, task ID " in run.stdout
+
+
+@pytest.mark.parametrize("argv", [["--secretkey", "hunter2-typed-value"],
+                                  ["--secretkey=hunter2-typed-value"],
+                                  ["--secret", "hunter2-typed-value"]])
+def test_a_mistyped_flag_is_named_without_its_value(run_cli, argv):
+    """argparse repeats the words it did not know; one may be a secret. (``--secret`` is
+    no abbreviation of ``--secret-key``: flags are spelt out.)"""
+    run = run_cli([*argv, "--dry-run", "a.css"])
+    assert run.code == 2
+    assert f"command line: unknown option {argv[0].split('=')[0]}; see" in run.stderr
+    assert "hunter2" not in run.stdout + run.stderr
