@@ -4,8 +4,9 @@
 step run in bash as the runner runs them (``bash -e -o pipefail``), in a clone of a small
 repository with the project's action.yml, pin script and version, pushing to a bare
 ``file://`` origin. The image steps need GHCR and are left out: the digest they would find
-is given as ``PINNED``. What must hold: the tags point at a commit whose only change is
-action.yml naming the image by digest, vX moves and vX.Y.Z never does, main is not pushed.
+is given as ``PINNED``. What must hold: the tags point at a commit whose only changes are
+action.yml and the GitLab component naming the image by digest, vX moves and vX.Y.Z never
+does, main is not pushed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 VERSION = __import__("jdcdn_action").__version__
 DIGEST = "sha256:" + "ab" * 32
 PINNED = f"ghcr.io/octo-org/jdcdn-action@{DIGEST}"
+COMPONENT = "templates/refresh.yml"
+UNRELEASED = "registry.invalid/jdcdn-action:unreleased"
+
+
+def component_image(text: str) -> str:
+    return next(yaml.safe_load_all(text))["spec"]["inputs"]["image"]["default"]
 
 
 def workflow() -> dict:
@@ -51,7 +58,8 @@ class Project:
         author = root / "author"
         author.mkdir()
         run_git(author, self.home, "init", "--quiet", "--initial-branch", "main")
-        for name in ("action.yml", ".github/scripts/pin_image.py", "jdcdn_action/__init__.py"):
+        for name in ("action.yml", COMPONENT, ".github/scripts/pin_image.py",
+                     "jdcdn_action/__init__.py"):
             (author / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ROOT / name, author / name)
         run_git(author, self.home, "add", "--all")
@@ -124,7 +132,16 @@ def test_version_check_refuses(project, version, ref, message):
     assert project.env_file.read_text() == ""
 
 
-def test_release_commit_changes_only_action_yml_and_is_what_the_tags_name(project):
+def test_version_check_refuses_a_component_that_names_an_image_on_main(project):
+    component = project.checkout / COMPONENT
+    component.write_text(component.read_text().replace(UNRELEASED, PINNED))
+    done = project.run(step("check the version"), VERSION=VERSION, REF="refs/heads/main",
+                       OWNER="octo")
+    assert done.returncode != 0
+    assert "templates/refresh.yml on main must name no image" in done.stdout
+
+
+def test_release_commit_changes_only_the_image_references_and_is_what_the_tags_name(project):
     done = project.release()
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -132,15 +149,18 @@ def test_release_commit_changes_only_action_yml_and_is_what_the_tags_name(projec
     major = VERSION.split(".")[0]
     assert project.git("rev-parse", f"v{major}^{{commit}}") == tagged
     assert project.git("rev-parse", f"{tagged}^") == project.main
-    assert project.git("diff", "--name-only", project.main, tagged) == "action.yml"
+    assert project.git("diff", "--name-only", project.main, tagged).splitlines() == [
+        "action.yml", COMPONENT]
     action = yaml.safe_load(project.git("show", f"{tagged}:action.yml"))
     assert action["runs"] == {"using": "docker", "image": f"docker://{PINNED}"}
-    # main on origin is untouched and still builds the Dockerfile
+    assert component_image(project.git("show", f"{tagged}:{COMPONENT}")) == PINNED
+    # main on origin is untouched: it still builds the Dockerfile and names no image
     assert project.git("rev-parse", "refs/heads/main") == project.main
     assert project.git("for-each-ref", "--format=%(refname)", "refs/heads") == \
         "refs/heads/main"
     assert yaml.safe_load(project.git("show", "main:action.yml"))["runs"]["image"] == \
         "Dockerfile"
+    assert component_image(project.git("show", f"main:{COMPONENT}")) == UNRELEASED
     assert f"{project.main}" not in project.summary.read_text()
     assert f"@{tagged} # v{VERSION}" in project.summary.read_text()
 

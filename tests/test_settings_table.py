@@ -1,8 +1,9 @@
 """The one table of settings, and everything derived from it.
 
-action.yml's inputs and the docs' settings tables are written from the table by
-tools/sync_settings.py: these tests fail when either drifts, and hold the command's
-flags, spellings and defaults to the table.
+action.yml's inputs, the GitLab component's inputs and variables (templates/refresh.yml)
+and the docs' settings tables are written from the table by tools/sync_settings.py: these
+tests fail when any drifts, and hold the command's flags, spellings and defaults to the
+table. tests/test_component.py holds the component's inputs to the table field by field.
 """
 
 from __future__ import annotations
@@ -44,6 +45,26 @@ def test_a_hand_edited_input_is_drift():
     text = (ROOT / "action.yml").read_text(encoding="utf-8")
     assert tool.action_inputs() in text
     assert tool.action_inputs().replace('default: "30"', 'default: "60"') not in text
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("      default: 30\n", "      default: 60\n"),                       # timeout
+    ("      type: boolean\n      default: false\n", "      default: \"false\"\n"),
+    ('    JDCDN_WAIT: "$[[ inputs.wait ]]"\n', ""),                          # a lost setting
+])
+def test_a_hand_edited_component_is_drift(old, new):
+    tool = sync_tool()
+    text = (ROOT / "templates" / "refresh.yml").read_text(encoding="utf-8")
+    edited = text.replace(old, new, 1)
+    assert edited != text
+    assert tool.component_regions(edited) == text
+
+
+def test_a_component_without_its_regions_is_refused():
+    text = (ROOT / "templates" / "refresh.yml").read_text(encoding="utf-8")
+    lost = text.replace("# settings-table: variables", "# variables", 1)
+    with pytest.raises(ValueError, match="settings-table: variables"):
+        sync_tool().component_regions(lost)
 
 
 def test_every_setting_is_a_settings_field_and_its_default_loads():
