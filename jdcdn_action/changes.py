@@ -229,8 +229,10 @@ def changed_entries(settings: Settings, console: Console) -> list[Entry]:
     if console.debug_enabled:
         for path in selection.paths:
             console.debug(f"git-diff: {show(path, 300)}")
-    return [Entry(text=path, origin=ORIGIN, kind="file", repository_path=True)
-            for path in selection.paths]
+    gone = {c.path[len(prefix):] for c in listing.changes
+            if c.deleted and c.path.startswith(prefix)}
+    return [Entry(text=path, origin=ORIGIN, kind="file", repository_path=True,
+                  deleted=path in gone) for path in selection.paths]
 
 
 def _summary(listing: Listing, selection: Selection, prefix: str) -> str:

@@ -27,13 +27,15 @@ class Entry:
 
     ``kind`` is None when the ``type`` setting decides (``auto``: a trailing ``/`` means a
     directory). ``origin`` names where it came from, for error messages. A repository
-    path from git is always a site path, never read as an absolute URL.
+    path from git is always a site path, never read as an absolute URL. ``deleted``: git
+    saw the file deleted (``verify`` then expects the CDN to answer 404 or 410).
     """
 
     text: str
     origin: str
     kind: Kind | None = None
     repository_path: bool = False
+    deleted: bool = False
 
 
 def show(value: str, limit: int = 80) -> str:
