@@ -12,7 +12,8 @@
 
 ``gzip=True`` sends every body gzip-encoded when the client accepts it. Every request's
 headers are kept in ``seen`` (with the time it came, monotonic), so a test can prove that
-no credential ever reached the edge and when the fetches started.
+no credential ever reached the edge and when the fetches started; ``on_request`` hears of
+each request as it comes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import gzip as gzip_module
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ class FakeEdge(LoopbackServer):
         self.gzip = gzip
         self.scripts: dict[str, Script] = {}
         self.seen: list[Seen] = []
+        self.on_request: Callable[[Seen], None] | None = None  # called as each comes
 
     # -- scripting -----------------------------------------------------------------------
     def stale(self, path: str, old: bytes, times: int | None = None) -> None:
@@ -108,6 +111,8 @@ class _Handler(LoopbackHandler):
         seen = Seen(self.path, dict(self.headers.items()), time.monotonic())
         with fake.lock:
             fake.seen.append(seen)
+        if fake.on_request is not None:
+            fake.on_request(seen)
         if fake.latency:
             time.sleep(fake.latency)
         status, body, headers = fake.serve(self.path)

@@ -386,7 +386,8 @@ def test_openapi_sts_keys_from_secrets_and_env_set_outputs_and_leak_nothing(
     assert "Success - Main keys as inputs" in run.log and "Success - Main keys in env" \
         in run.log, run.log
     # One call per step, each accepted as first sent, each with the token.
-    assert len(fake_openapi.calls) == 2 and len(fake_openapi.accepted()) == 2, run.log
+    assert len(fake_openapi.requests()) == 2 and len(fake_openapi.accepted()) == 2, run.log
+    assert len(fake_openapi.requests("/v1/user:quota")) == 2  # one quota read per step
     assert all(c.headers["x-jdcloud-security-token"] == SECURITY_TOKEN
                for c in fake_openapi.accepted())
     assert run.recorded["outcome"] == "success"

@@ -5,6 +5,7 @@ headers: no credential, signature or JD header may reach it."""
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -260,3 +261,21 @@ def test_the_command_line_sends_no_netrc_credential(run_cli, edge, env, tmp_path
                   subprocess_run=True)
     assert run.code == 0, run.log
     assert_plain_gets(edge)
+
+
+def test_an_interrupted_verify_reports_what_it_had_not_confirmed(run_cli, edge, env):
+    edge.stale("/css/site.css", b"old\n")
+
+    def interrupt_on_the_third_fetch(seen) -> None:
+        if len(edge.requests("/css/site.css")) == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    edge.on_request = interrupt_on_the_third_fetch
+    started = time.monotonic()
+    run = run_cli(env=env | {"JDCDN_VERIFY_TIMEOUT": "60"}, github=True)
+    assert run.code == 130, run.log
+    assert time.monotonic() - started < 30
+    assert run.json_output("stale") == [url(edge, "css/site.css")]
+    assert run.outputs["verified-count"] == "6"
+    assert "The run was interrupted while verifying." in run.report["notes"]
+    assert run.report["verify"]["counts"] == {"fresh": 6, "stale": 1, "unchecked": 0}
