@@ -1,4 +1,5 @@
-"""Benchmarks: planning, concurrent calls, start-up, git-diff listing, and the image.
+"""Benchmarks: planning, concurrent calls, verify's fetches, start-up, git-diff listing, and
+the image.
 
     python bench/run.py            # full sizes; prints a table, writes bench/results.json
     python bench/run.py --smoke    # tiny sizes, seconds; what CI runs to keep this working
@@ -16,6 +17,7 @@ step with a pull from a loopback registry, as tests/test_pinned_image.py runs it
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -101,6 +103,39 @@ def bench_calls(urls: int, latencies: list[float], concurrencies: list[int],
             rows.append({"api": api, "urls": urls, "calls": len(batches),
                          "latency_ms": latency * 1000, "concurrency": concurrency,
                          "seconds": round(wall, 3), "floor_seconds": round(floor, 3),
+                         "over_floor_pct": round((wall / floor - 1) * 100, 1)})
+    return rows
+
+
+def bench_verify(urls: int, latency: float, concurrencies: list[int]) -> list[dict]:
+    """``verify``'s fetching: every URL fetched once from the fake CDN edge (fresh), its
+    body hashed and compared, next to the floor ``ceil(urls / concurrency) x latency``."""
+    from jdcdn_action.console import Console
+    from jdcdn_action.verify import fetch, fetch_rounds, new_session, prepare
+    from jdcdn_action.verify_plan import Target
+    from tests.fake_edge import FakeEdge
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        site = Path(folder)
+        for i in range(urls):
+            (site / f"f{i:05d}.js").write_text(f"console.log({i});\n" * 50)
+        for concurrency in concurrencies:
+            with FakeEdge(site, latency=latency) as edge:
+                checks = [prepare(Target(f"{edge.base_url}f{i:05d}.js", f"f{i:05d}.js"),
+                                  folder, ()) for i in range(urls)]
+                session = new_session(concurrency)
+                start = time.perf_counter()
+                fetch_rounds(checks, functools.partial(fetch, session),
+                             concurrency=concurrency, timeout=30, verify_timeout=0,
+                             backoff=1, console=Console())
+                wall = time.perf_counter() - start
+                session.close()
+            assert all(c.outcome == "fresh" for c in checks), checks[0].detail
+            floor = math.ceil(urls / concurrency) * latency
+            rows.append({"urls": urls, "latency_ms": latency * 1000,
+                         "concurrency": concurrency, "seconds": round(wall, 3),
+                         "floor_seconds": round(floor, 3),
                          "over_floor_pct": round((wall / floor - 1) * 100, 1)})
     return rows
 
@@ -353,10 +388,12 @@ def main() -> int:
     if args.smoke:
         sizes, urls, latencies, concurrencies, repeat, git_files, paths_file = \
             [100, 1000], 300, [0.01], [1, 4], 2, 50, 3000
+        verify_urls, verify_latency, verify_concurrencies = 40, 0.01, [4]
     else:
         sizes, urls, latencies, concurrencies, repeat, git_files, paths_file = \
             [1_000, 10_000, 100_000, 1_000_000], 2000, [0.1, 0.3], [1, 4, 8], 15, 50_000, \
             320_000
+        verify_urls, verify_latency, verify_concurrencies = 2000, 0.1, [4, 8]
     results = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count()},
@@ -366,6 +403,7 @@ def main() -> int:
         "paths_file": bench_paths_file(paths_file),
         "calls": bench_calls(urls, latencies, concurrencies),
         "calls_openapi": bench_calls(urls, latencies, concurrencies, api="openapi"),
+        "verify": bench_verify(verify_urls, verify_latency, verify_concurrencies),
         "signing": bench_signing(repeat),
         "startup": bench_startup(repeat),
         "git_diff": bench_git(git_files),
@@ -381,6 +419,7 @@ def main() -> int:
     print(table("A large paths-file, to the max-urls refusal", results["paths_file"]))
     print(table("Calls against the fake server (legacy)", results["calls"]))
     print(table("Calls against the fake server (OpenAPI)", results["calls_openapi"]))
+    print(table("verify: fetching every URL once from the fake edge", results["verify"]))
     print(table("Signing one call (median)", results["signing"]))
     print(table("Start-up (median)", results["startup"]))
     print(table("git-diff listing", results["git_diff"]))

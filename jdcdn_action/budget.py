@@ -22,7 +22,7 @@ The rules, pure functions of the mapped URLs (urls.UrlPlan):
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from jdcdn_action.console import count
@@ -131,7 +131,7 @@ def collapse(
     new_dirs = planned_dirs | {c.folder for c in folders if c.new_dir}
     # A folder passed over for room may have been covered by a parent chosen after it.
     no_room = [f for f in no_room if not any(p in chosen for p in _parents(f))]
-    return Collapsed(UrlPlan(files=tuple(kept), dirs=tuple(sorted(new_dirs))),
+    return Collapsed(replace(plan, files=tuple(kept), dirs=tuple(sorted(new_dirs))),
                      folders, tuple(sorted(no_room)))
 
 

@@ -28,7 +28,8 @@ class Entry:
     ``kind`` is None when the ``type`` setting decides (``auto``: a trailing ``/`` means a
     directory). ``origin`` names where it came from, for error messages. A repository
     path from git is always a site path, never read as an absolute URL. ``deleted``: git
-    saw the file deleted (it is gone from the head, though its cached copy is not).
+    saw the file deleted (it is gone from the head, though its cached copy is not; ``verify``
+    then expects the CDN to answer 404 or 410).
     """
 
     text: str

@@ -36,6 +36,8 @@ def output_values(result: RunResult, report_file: str) -> dict[str, str]:
         "dir-count": str(len(result.plan.dirs)),
         "batch-count": str(len(result.batches)),
         "report-file": report_file,
+        "stale": json.dumps(result.stale, ensure_ascii=False),
+        "verified-count": str(len(result.verification.fresh) if result.verification else 0),
     }
 
 
@@ -89,6 +91,9 @@ def dotenv_values(result: RunResult) -> dict[str, str]:
         values["JDCDN_PENDING_TASK_IDS"] = ",".join(map(dotenv_id, result.pending_task_ids))
     if result.prefetch_task_ids:
         values["JDCDN_PREFETCH_TASK_IDS"] = ",".join(map(dotenv_id, result.prefetch_task_ids))
+    if result.verification:
+        values["JDCDN_STALE_COUNT"] = str(len(result.verification.stale))
+        values["JDCDN_VERIFIED_COUNT"] = str(len(result.verification.fresh))
     return values
 
 

@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from jdcdn_action import __version__
-from jdcdn_action.results import BatchResult, RunResult
+from jdcdn_action.results import BatchResult, QuotaReading, RunResult, Verification
 from jdcdn_action.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +26,38 @@ def _batch(result: BatchResult) -> dict[str, Any]:
         "error": result.error or None,
         "request_id": result.request_id or None,  # what JD's support asks for
         "warning": result.warning or None,
+    }
+
+
+def _quota(reading: QuotaReading | None) -> dict[str, Any] | None:
+    """The quota read before sending: the counts, or why there are none."""
+    if reading is None:
+        return None
+    quota = reading.quota
+    counts = {kind: {"all": getattr(quota, f"{kind}_all"),
+                     "used": getattr(quota, f"{kind}_used"),
+                     "remained": getattr(quota, f"{kind}_remained")}
+              for kind in ("refresh", "dir", "prefetch")} if quota else None
+    return {"read": quota is not None, "counts": counts, "error": reading.error or None,
+            "note": reading.note or None}
+
+
+def _verify(verification: Verification | None) -> dict[str, Any] | None:
+    if verification is None:
+        return None
+    return {
+        "timeout": verification.timeout,
+        "seconds": verification.seconds,
+        "counts": {"fresh": len(verification.fresh), "stale": len(verification.stale),
+                   "unchecked": len(verification.unchecked)},
+        "urls": [{"url": c.url, "outcome": c.outcome, "local_file": c.local_file or None,
+                  "expected_sha256": c.expected_sha256 or None,
+                  "expected": "404 or 410" if c.expect_gone else (
+                      "the local file" if c.expected_sha256 else None),
+                  "last_sha256": c.last_sha256 or None, "last_status": c.last_status,
+                  "attempts": c.attempts, "headers": c.headers,
+                  "location": c.location or None, "detail": c.detail or None}
+                 for c in verification.checks],
     }
 
 
@@ -54,6 +86,8 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
             "wait_timeout": settings.wait_timeout,
             "poll_interval": settings.poll_interval,
             "prefetch": settings.prefetch,
+            "verify": settings.verify,
+            "verify_timeout": settings.verify_timeout,
         },
         "counts": {
             "urls": len(result.plan.files),
@@ -75,6 +109,9 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
         # Shaped like a paths-file, so a later run can retry exactly what failed.
         "failed": {"files": result.failed_files, "dirs": result.failed_dirs},
         "notes": result.notes,
+        "quota": _quota(result.quota),
+        # What the CDN served after the refresh, URL by URL (None: verify off or skipped).
+        "verify": _verify(result.verification),
     }
 
 

@@ -10,10 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
+from jdcdn_action.api import Quota
 from jdcdn_action.planning import Batch
 from jdcdn_action.urls import UrlPlan
 
 Outcome = Literal["succeeded", "failed", "planned"]
+VerifyOutcome = Literal["fresh", "stale", "unchecked"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,63 @@ class TaskState:
     failed_urls: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class QuotaReading:
+    """The quota read before the first refresh call: the counts, or why there are none
+    (``error``: the read failed; ``note``: there is no such read, as with the legacy API)."""
+
+    quota: Quota | None = None
+    error: str = ""
+    note: str = ""
+
+
+@dataclass
+class UrlCheck:
+    """What ``verify`` found for one URL; updated after each fetch.
+
+    ``local_file`` is the copy it is compared with; ``expect_gone``: git saw the file
+    deleted, so the CDN must answer 404 or 410. ``detail`` says why a URL is unchecked or
+    stale (the status, a redirect's target host, an error); ``headers`` are the cache
+    headers of the last answer.
+    """
+
+    url: str
+    outcome: VerifyOutcome = "stale"
+    local_file: str = ""
+    expected_sha256: str = ""
+    expect_gone: bool = False
+    last_sha256: str = ""
+    last_status: int | None = None
+    attempts: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    location: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Verification:
+    """Every URL of the plan as ``verify`` left it, and how long it took."""
+
+    checks: list[UrlCheck]
+    timeout: float
+    seconds: float = 0.0
+
+    def urls(self, outcome: VerifyOutcome) -> list[str]:
+        return [c.url for c in self.checks if c.outcome == outcome]
+
+    @property
+    def stale(self) -> list[str]:
+        return self.urls("stale")
+
+    @property
+    def fresh(self) -> list[str]:
+        return self.urls("fresh")
+
+    @property
+    def unchecked(self) -> list[str]:
+        return self.urls("unchecked")
+
+
 @dataclass
 class RunResult:
     plan: UrlPlan
@@ -48,6 +107,8 @@ class RunResult:
     tasks: list[TaskState] = field(default_factory=list)
     prefetch_batches: list[BatchResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    quota: QuotaReading | None = None  # None: not read (dry run, nothing to refresh)
+    verification: Verification | None = None  # None: verify off or skipped
 
     @property
     def task_ids(self) -> list[str]:
@@ -115,5 +176,10 @@ class RunResult:
         return causes
 
     @property
+    def stale(self) -> list[str]:
+        """The URLs ``verify`` found still not serving their local copy at the end."""
+        return self.verification.stale if self.verification else []
+
+    @property
     def ok(self) -> bool:
-        return not self.failed and not self.prefetch_failed
+        return not self.failed and not self.prefetch_failed and not self.stale

@@ -14,7 +14,7 @@ from jdcdn_action import entries as entries_mod
 from jdcdn_action.console import Console, count, printable
 from jdcdn_action.outputs import check_result_files, write_outputs
 from jdcdn_action.planning import Batch, plan_batches
-from jdcdn_action.results import BatchResult, RunResult, TaskState
+from jdcdn_action.results import BatchResult, RunResult, TaskState, Verification
 from jdcdn_action.settings import Settings
 from jdcdn_action.urls import UrlPlan, map_entries
 
@@ -37,31 +37,43 @@ def run(settings: Settings, console: Console) -> int:
         console.info(f"Dry run: {_plan_sentence(plan, len(batches))}; nothing is sent.")
         _print_plan(console, batches)
         result.batches = [BatchResult(b, "planned") for b in batches]
-        skipped = [name for name in ("wait", "prefetch") if getattr(settings, name)]
+        skipped = [name for name in ("wait", "prefetch", "verify") if getattr(settings, name)]
         if skipped:
-            result.notes.append(f"Dry run: {' and '.join(skipped)} skipped (no task to "
-                                "wait for).")
+            names = ", ".join(skipped[:-1]) + " and " + skipped[-1] if len(skipped) > 1 \
+                else skipped[0]
+            result.notes.append(f"Dry run: {names} skipped (nothing was sent).")
             console.info(result.notes[-1])
     else:
+        if settings.verify:
+            from jdcdn_action.verify import check_source_dir
+
+            check_source_dir(settings.source_dir)
         console.info(f"Refreshing {_plan_sentence(plan, len(batches))} "
                      f"via {settings.api_endpoint} ({settings.api} API).")
         from jdcdn_action.calls import Interrupted
+        from jdcdn_action.quota import read_quota
         from jdcdn_action.waiting import Deadline
 
         deadline = Deadline()
         api = make_backend(settings, console, deadline)
         try:
+            result.quota = read_quota(api, console, plan, settings)
             result.batches = send(settings, console, api, batches)
             if settings.wait or settings.prefetch:
                 follow_up(settings, console, api, deadline, result)
+            if settings.verify:
+                from jdcdn_action.verify import run_verify
+
+                run_verify(settings, console, result)
         except KeyboardInterrupt as stop:
             # Keep what was done: accepted batches keep their task IDs, the rest is failed.
             if isinstance(stop, Interrupted):
                 result.batches = stop.results
             elif settings.wait or settings.prefetch:
                 result.tasks += unconfirmed(result)
-            result.notes.append("The run was interrupted while "
-                                f"{'sending' if isinstance(stop, Interrupted) else 'waiting'}.")
+            doing = "sending" if isinstance(stop, Interrupted) else (
+                "verifying" if result.verification else "waiting")
+            result.notes.append(f"The run was interrupted while {doing}.")
             write_outputs(settings, console, result)
             console.error(f"interrupted: {count(len(result.failed), 'URL')} not confirmed sent "
                           "are in the 'failed' output and the report.", title="jdcdn-action")
@@ -202,10 +214,13 @@ def finish(settings: Settings, console: Console, result: RunResult) -> int:
     if result.ok:
         pending = len(result.pending_task_ids)
         ids = len(result.task_ids)
+        verified = result.verification
         console.info(f"Done: {count(ids, 'call')} accepted, task ID{'s' if ids != 1 else ''} "
                      f"{', '.join(map(printable, result.task_ids))}"
                      + (f"; {pending} task{'s' if pending != 1 else ''} not confirmed finished "
-                        "(pending-task-ids)." if pending else "."))
+                        "(pending-task-ids)" if pending else "")
+                     + (f"; {count(len(verified.fresh), 'URL')} verified fresh on the CDN"
+                        if verified else "") + ".")
         return 0
     problems = []
     if result.failed:
@@ -218,12 +233,26 @@ def finish(settings: Settings, console: Console, result: RunResult) -> int:
         problems.append(f"{count(missed, 'refreshed URL')} "
                         f"{'was' if missed == 1 else 'were'} not prefetched (see "
                         "prefetch_failed in the report)")
-    message = "; ".join(problems) + ". " + why_failed(result)
+    if result.verification and result.stale:
+        problems.append(stale_problem(result.verification))
+    message = ("; ".join(problems) + ". " + why_failed(result)).strip()
+    title = ("jdcdn-action verify failed" if len(problems) == 1 and result.stale
+             else "jdcdn-action refresh failed")
     if settings.fail_on_error:
-        console.error(message, title="jdcdn-action refresh failed")
+        console.error(message, title=title)
         return 1
-    console.warning(message + " (fail-on-error is false)", title="jdcdn-action refresh failed")
+    console.warning(message + " (fail-on-error is false)", title=title)
     return 0
+
+
+def stale_problem(verification: Verification) -> str:
+    """How many URLs stayed stale, naming the first and why."""
+    stale = [c for c in verification.checks if c.outcome == "stale"]
+    checked = len(verification.checks) - len(verification.unchecked)
+    return (f"{len(stale)} of {count(checked, 'checked URL')} "
+            f"{'was' if len(stale) == 1 else 'were'} still stale when verify-timeout "
+            f"({verification.timeout:g}s) ran out (see the 'stale' output), first "
+            f"{stale[0].url}: {stale[0].detail}")
 
 
 def why_failed(result: RunResult) -> str:

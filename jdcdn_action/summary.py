@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jdcdn_action.console import count, printable
+from jdcdn_action.quota import describe as describe_quota
 from jdcdn_action.results import BatchResult, RunResult
 
 if TYPE_CHECKING:
@@ -26,6 +27,9 @@ def render_summary(result: RunResult) -> str:
         headline = "Dry run: nothing was sent"
     elif not result.batches:
         headline = "Nothing to refresh"
+    elif result.stale and not result.failed and not result.prefetch_failed:
+        headline = (f"{count(len(result.stale), 'URL')} still stale on the CDN after "
+                    "the refresh")
     elif result.ok and result.pending_task_ids:
         pending = len(result.pending_task_ids)
         headline = f"Refresh submitted, {pending} task{'s' if pending != 1 else ''} still running"
@@ -64,11 +68,36 @@ def render_summary(result: RunResult) -> str:
     if result.pending_task_ids:
         lines += ["Still running when wait-timeout ran out (or not confirmed): "
                   + ", ".join(_code(t) for t in result.pending_task_ids), ""]
-    for note in result.notes:
+    notes = list(result.notes)
+    if result.quota and result.quota.quota:
+        notes.insert(0, describe_quota(result.quota.quota, prefetch=bool(
+            result.prefetch_batches)) + " (read before sending).")
+    elif result.quota:
+        notes.insert(0, "JD's quota: " + (f"not read ({result.quota.error})"
+                                         if result.quota.error else result.quota.note) + ".")
+    for note in notes:
         lines.append(f"> {summary_cell(note)}")
-    if result.notes:
+    if notes:
         lines.append("")
+    verification = result.verification
+    if verification:
+        lines += [f"Verify (fetched from the CDN, {verification.seconds:g}s of "
+                  f"verify-timeout {verification.timeout:g}s):", "",
+                  "| fresh | stale | unchecked |", "|---|---|---|",
+                  f"| {len(verification.fresh)} | {len(verification.stale)} | "
+                  f"{len(verification.unchecked)} |", ""]
     budget = URL_BUDGET
+    stale = [c for c in verification.checks if c.outcome == "stale"] if verification else []
+    if stale:
+        lines += [f"Stale ({len(stale)}):", ""]
+        for shown, check in enumerate(stale):
+            line = f"- {_code(check.url)}: {summary_cell(check.detail)}"
+            budget -= len(line) + 1
+            if budget < 0:
+                lines.append(f"- ... and {len(stale) - shown} more (see the JSON report)")
+                break
+            lines.append(line)
+        lines.append("")
     for title, urls in (("Failed", result.failed), ("Files", plan.files),
                         ("Directories", plan.dirs)):
         if not urls:

@@ -6,8 +6,8 @@ Pure functions: the same entries always give the same sorted, de-duplicated URLs
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from jdcdn_action.entries import Entry, show
@@ -25,10 +25,18 @@ ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 @dataclass(frozen=True)
 class UrlPlan:
-    """The URLs to refresh: file URLs and directory URLs (each ending in ``/``)."""
+    """The URLs to refresh: file URLs and directory URLs (each ending in ``/``).
+
+    ``sources`` says where each file URL made from a site path came from: the path (raw,
+    relative to the base URL, so to ``source-dir``; a folder URL made by index-files maps
+    to its folder, ending in ``/``), for ``verify`` to find its local copy. A URL written
+    as an absolute URL has none. ``deleted``: URLs made only from files git saw deleted.
+    """
 
     files: tuple[str, ...]
     dirs: tuple[str, ...]
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    deleted: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -131,6 +139,8 @@ def map_entries(
     """
     files: set[str] = set()
     dirs: set[str] = set()
+    sources: dict[str, str] = {}  # file URL -> site path, for verify
+    gone: dict[str, str] = {}  # the same, from files git saw deleted
     index_names = frozenset(index_files)
     for entry in entries:
         kind = entry.kind or (type_ if type_ in ("file", "dir") else None)
@@ -171,11 +181,22 @@ def map_entries(
                 encoded += "/"
             dirs.update(base + encoded for base in base_urls)
             continue
-        files.update(base + encoded for base in base_urls)
+        record = gone if entry.deleted else sources
+        for base in base_urls:
+            url = base + encoded
+            files.add(url)
+            record[url] = path
         folder_path = _index_folder(encoded, index_names)
         if folder_path is not None:
-            files.update(base + folder_path for base in base_urls)
-    return UrlPlan(files=tuple(sorted(files)), dirs=tuple(sorted(dirs)))
+            folder = path[: path.rfind("/") + 1]
+            for base in base_urls:
+                url = base + folder_path
+                files.add(url)
+                record[url] = folder
+    # A URL that a file still present also made is not deleted.
+    deleted = frozenset(url for url in gone if url not in sources)
+    return UrlPlan(files=tuple(sorted(files)), dirs=tuple(sorted(dirs)),
+                   sources=gone | sources if gone else sources, deleted=deleted)
 
 
 def _index_folder(encoded: str, index_names: frozenset[str]) -> str | None:

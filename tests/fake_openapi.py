@@ -13,7 +13,10 @@ STS token of temporary keys, and the key's permission. Failures answer JD's erro
 ``{"requestId", "error": {"code", "status", "message"}}`` with the HTTP status ``code``.
 
 Operations: ``POST /v1/task`` (createRefreshTask), ``POST /v1/task:queryByIds``,
-``GET /v1/task/{taskId}`` and ``POST /v1/task:queryLimit``, with JD's per-call limits.
+``GET /v1/task/{taskId}``, ``POST /v1/task:queryLimit`` and ``GET /v1/user:quota``
+(queryCdnUserQuota: the day's counts, from ``DAILY_QUOTA`` and what was used), with JD's
+per-call limits. ``denied`` names operations the key's policy does not allow (403, after
+the signature is checked, as an IAM policy without that action).
 
 It is scripted like :class:`tests.fake_jd.FakeJd`: :meth:`FakeOpenApi.script` queues
 :class:`Fault` objects per path (``http``, ``html``, ``sleep``, ``reset``, and ``jd``, an
@@ -51,6 +54,10 @@ AUTH_RE = re.compile(
     r"JDCLOUD3-HMAC-SHA256 Credential=(?P<credential>[^,]+), "
     r"SignedHeaders=(?P<names>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})")
 TASK_ID_RE = re.compile(r"/v1/task/(?P<id>[^/]+)")
+# The fake's handlers by JD's operation names (the actions of an IAM policy).
+OPERATIONS = {"create_task": "createRefreshTask", "query_by_ids": "queryRefreshTaskByIds",
+              "query": "queryRefreshTaskById", "query_limit": "queryRefreshLimit",
+              "query_cdn_user_quota": "queryCdnUserQuota"}
 
 
 @dataclass
@@ -168,6 +175,8 @@ class FakeOpenApi(LoopbackServer):
         self.nonces: dict[str, float] = {}  # nonce -> when seen (monotonic)
         self.die_after: int | None = None  # after this many requests, act as a dead host
         self.dead = False
+        self.denied: set[str] = set()  # operation names (queryCdnUserQuota) answered 403
+        self.daily = dict(DAILY_QUOTA)  # the day's quota the quota read reports
 
     # -- scripting -----------------------------------------------------------------------
     def add_key(self, access_key_id: str, secret: str, token: str | None = None,
@@ -306,6 +315,7 @@ class FakeOpenApi(LoopbackServer):
             "/v1/task": ("POST", self.create_task),
             "/v1/task:queryByIds": ("POST", self.query_by_ids),
             "/v1/task:queryLimit": ("POST", self.query_limit),
+            "/v1/user:quota": ("GET", self.query_cdn_user_quota),
         }
         task_id = TASK_ID_RE.fullmatch(path)
         if task_id:
@@ -392,11 +402,25 @@ class FakeOpenApi(LoopbackServer):
                     "prefetchCount": DAILY_QUOTA["prefetch"] - self.used["prefetch"],
                     "subUserQuota": []}
 
+    def query_cdn_user_quota(self, _body: Any) -> dict[str, Any]:
+        """JD's answer: the day's total, used and remaining count per kind, and more."""
+        answer: dict[str, Any] = {}
+        with self.lock:
+            for kind, name in (("url", "refresh"), ("dir", "dir"), ("prefetch", "prefetch")):
+                total, used = self.daily[kind], self.used[kind]
+                answer |= {f"{name}AllCount": total, f"{name}UsedCount": used,
+                           f"{name}RemainedCount": max(0, total - used)}
+        return answer | {"forbiddenUrlAllCount": 1000, "forbiddenUrlUsedCount": 0,
+                         "forbiddenUrlRemainedCount": 1000}
+
     def handle(self, method: str, target: str, headers: dict[str, list[str]], raw: bytes
                ) -> tuple[Any, dict[str, Any]]:
         """(parsed body, result) of an authenticated, routed, well-formed request."""
         operation = self.route(method, target)
         self.authenticate(method, target, headers, raw)
+        name = OPERATIONS.get(getattr(operation, "__name__", ""), "")
+        if name in self.denied:
+            raise ApiError(403, f"the policy does not allow cdn:{name}")
         body: Any = None
         if method == "POST":
             if (_one(headers, "content-type") or "").partition(";")[0].strip().lower() \

@@ -17,6 +17,7 @@ def test_benchmark_smoke_run(tmp_path):
     assert [row["paths"] for row in results["planning"]] == [100, 1000]
     assert {row["concurrency"] for row in results["calls"]} == {1, 4}
     assert {row["api"] for row in results["calls_openapi"]} == {"openapi"}
+    assert [(row["urls"], row["concurrency"]) for row in results["verify"]] == [(40, 4)]
     assert all(row["us_per_call"] > 0 for row in results["signing"])
     assert all(row["seconds"] > 0 for row in results["startup"])
     assert "Planning" in proc.stdout and "Start-up" in proc.stdout

@@ -244,3 +244,12 @@ def test_collapsing_brings_a_plan_within_max_urls(run_cli, fake_jd, jd_env):
     assert fake_jd.refreshed("dir") == {url("assets/")}
     assert fake_jd.refreshed("file") == {url(""), url("index.html")}
     assert len(fake_jd.requests()) == 2
+
+
+def test_collapsing_keeps_where_each_file_url_came_from():
+    plan = map_entries([Entry(f"a/f{i}.js", "paths") for i in range(5)]
+                       + [Entry("gone.js", "git diff", "file", True, deleted=True)],
+                       ("https://www.example.com/",))
+    collapsed = collapse(plan, ("https://www.example.com/",), 3, 50).plan
+    assert collapsed.dirs == ("https://www.example.com/a/",)
+    assert collapsed.sources == plan.sources and collapsed.deleted == plan.deleted

@@ -356,7 +356,8 @@ def test_runner_style_run_with_openapi_sts_keys(image, fake_openapi, tmp_path):
             run.outputs["batch-count"]) == ("3", "1", "2")
     assert fake_openapi.refreshed("url") == set(urls)
     assert fake_openapi.refreshed("dir") == {BASE_URL + "img/"}
-    assert len(fake_openapi.calls) == 2  # no retries: each call was accepted as sent
+    assert len(fake_openapi.requests()) == 2  # no retries: each call was accepted as sent
+    assert len(fake_openapi.requests("/v1/user:quota")) == 1  # the quota, read first
     assert all(c.headers["x-jdcloud-security-token"] == SECURITY_TOKEN
                for c in fake_openapi.accepted())
     assert run.report is not None and run.report["settings"]["api"] == "openapi"
@@ -579,7 +580,8 @@ def test_gitlab_style_missing_key_exits_2_and_sends_nothing(image, fake_jd, tmp_
 def test_gitlab_style_openapi_wrong_secret_is_exit_1_after_one_call(image, fake_openapi,
                                                                      tmp_path):
     """A GitLab job with OpenAPI keys whose secret is wrong: the gateway answers 401 to
-    the first call, the run sends no other, exits 1 and says which settings to check."""
+    the first request (the quota read), the run sends no other, exits 1 and says which
+    settings to check."""
     site = make_site(tmp_path / "site")
     run = gitlab_job(image, site.path, {
         "JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID, "JDCDN_ACCESS_KEY_SECRET": WRONG_ACCESS_SECRET,

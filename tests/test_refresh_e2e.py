@@ -100,7 +100,9 @@ def test_github_runner_contract(run_cli, fake_jd):
     assert f"::add-mask::{SECRET}" in lines
     assert set(run.outputs) == {
         "task-ids", "task-id", "urls", "dirs", "failed", "pending-task-ids",
-        "prefetch-task-ids", "url-count", "dir-count", "batch-count", "report-file"}
+        "prefetch-task-ids", "url-count", "dir-count", "batch-count", "report-file",
+        "stale", "verified-count"}
+    assert (run.outputs["stale"], run.outputs["verified-count"]) == ("[]", "0")  # no verify
     assert run.json_output("urls") == ["https://www.example.com/a.css"]
     assert run.json_output("dirs") == ["https://www.example.com/b/"]
     assert run.outputs["report-file"].endswith("runner_temp/jdcdn-report.json")

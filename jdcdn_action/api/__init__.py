@@ -38,6 +38,23 @@ class TaskStatus:
     failed_urls: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class Quota:
+    """The day's quota as JD reports it (OpenAPI queryCdnUserQuota): for file URLs
+    (``refresh``), directories and prefetch, the day's total, what is used and what is
+    left. A count JD's answer lacks is None; the two ``remained`` counts are required."""
+
+    refresh_remained: int
+    dir_remained: int
+    refresh_all: int | None = None
+    refresh_used: int | None = None
+    dir_all: int | None = None
+    dir_used: int | None = None
+    prefetch_all: int | None = None
+    prefetch_used: int | None = None
+    prefetch_remained: int | None = None
+
+
 class Backend(Protocol):
     name: str
     endpoint: str
@@ -52,6 +69,11 @@ class Backend(Protocol):
               time_left: Callable[[], float] | None = None) -> CallResult:
         """The states of ``task_ids``; its value maps each task ID answered to a
         ``TaskStatus`` (a task missing from the answer is still unknown)."""
+        ...
+
+    def quota(self) -> CallResult | None:
+        """The day's quota, read once before the first refresh call; its value is a
+        ``Quota``. None: this API has no quota call (legacy)."""
         ...
 
     def close(self) -> None: ...

@@ -96,6 +96,10 @@ class LegacyApi(Caller):
         status, message = result.value
         return replace(result, value={task_id: TaskStatus(QUERY_STATES[status], message)})
 
+    def quota(self) -> None:
+        """The legacy API has no call that reports the day's quota."""
+        return None
+
     # -- calls ---------------------------------------------------------------------------
     def call(self, path: str, payload: dict[str, Any], extract: Extractor,
              time_left: Callable[[], float] | None = None) -> CallResult:

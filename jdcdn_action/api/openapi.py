@@ -1,12 +1,14 @@
 """JD Cloud's CDN OpenAPI (``cdn.jdcloud-api.com``): access keys, STS tokens, and a
 JDCLOUD3-HMAC-SHA256 signature per request, as JD's Python SDK signs it.
 
-Calls: ``POST /v1/task`` (``taskType`` url, dir or prefetch) and ``POST
-/v1/task:queryByIds`` (at most 10 IDs). Every answer is an envelope ``{requestId, result,
-error: {code, status, message}}``. Transient: connection errors, timeouts, HTTP 429 and 5xx,
-a 2xx body that is not the expected JSON. Permanent: other 4xx and every redirect; 401 and
-403 (credentials, permission) also stop every later call. Each request is signed afresh
-(new date and nonce), so a retry is never a replay.
+Calls: ``POST /v1/task`` (``taskType`` url, dir or prefetch), ``POST
+/v1/task:queryByIds`` (at most 10 IDs) and ``GET /v1/user:quota`` (the day's quota, its
+empty body signed). Every answer is an envelope ``{requestId, result, error: {code, status,
+message}}``. Transient: connection errors, timeouts, HTTP 429 and 5xx, a 2xx body that is
+not the expected JSON. Permanent: other 4xx and every redirect; 401 and 403 (credentials,
+permission) also stop every later call, except a 403 on the quota read, which says only
+that the key's policy lacks that one action. Each request is signed afresh (new date and
+nonce), so a retry is never a replay.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import requests
 
-from jdcdn_action.api import SubmitKind, Submitted, TaskKind, TaskStatus
+from jdcdn_action.api import Quota, SubmitKind, Submitted, TaskKind, TaskStatus
 from jdcdn_action.api.openapi_signing import sign
 from jdcdn_action.api.transport import (
     Caller,
@@ -35,6 +37,7 @@ from jdcdn_action.console import clean_text
 DEFAULT_ENDPOINT = "https://cdn.jdcloud-api.com"
 TASK_PATH = "/v1/task"
 QUERY_PATH = "/v1/task:queryByIds"
+QUOTA_PATH = "/v1/user:quota"
 TASK_TYPES = {"file": "url", "dir": "dir", "prefetch": "prefetch"}
 TASK_STATES = {"running": "running", "success": "succeeded", "failed": "failed"}
 HINTS = {
@@ -44,6 +47,10 @@ HINTS = {
     403: "the access key has no permission to refresh this CDN: grant its user the CDN "
          "refresh policy (see the README) or use another key",
     404: "JD Cloud does not know this operation: check api-endpoint",
+}
+QUOTA_HINTS = {
+    403: "the access key may not read the quota: allow cdn:queryCdnUserQuota in its policy "
+         "(see the README)",
 }
 
 
@@ -75,25 +82,31 @@ class OpenApi(Caller):
                                             if t in set(task_ids)})
         return result
 
+    def quota(self) -> CallResult:
+        return self._call(QUOTA_PATH, None, _quota)
+
     # -- calls ---------------------------------------------------------------------------
-    def _call(self, path: str, body: dict[str, Any], read: Callable[[dict[str, Any]], Any],
+    def _call(self, path: str, body: dict[str, Any] | None,
+              read: Callable[[dict[str, Any]], Any],
               time_left: Callable[[], float] | None = None) -> CallResult:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        """POST ``body`` as JSON; without a body, a GET (its empty body signed)."""
+        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         return self.retrying.call(
             lambda timeout, _second_chance: self._attempt(path, data, body, read, timeout),
             time_left)
 
-    def _attempt(self, path: str, data: bytes, body: dict[str, Any],
+    def _attempt(self, path: str, data: bytes, body: dict[str, Any] | None,
                  read: Callable[[dict[str, Any]], Any], timeout: float) -> Any:
         url = self.endpoint + path
-        signed = sign("POST", url, data, self._access_key_id, self._secret,
+        method = "GET" if body is None else "POST"
+        signed = sign(method, url, data, self._access_key_id, self._secret,
                       self._token or None)
         headers = signed.headers
         # The signature is a credential of its own: masked before anything can print it.
         self._on_signature(headers["Authorization"].rsplit("Signature=", 1)[-1])
-        self._on_debug(f"POST {url} {brief(body)}")
+        self._on_debug(f"{method} {url}" + (f" {brief(body)}" if body else ""))
         self._on_debug(signed.for_debug())  # to compare with what JD's SDK would sign
-        response = post_within(self.session, url, data, headers, timeout)
+        response = post_within(self.session, url, data, headers, timeout, method)
         envelope = _json(response)
         request_id = _request_id(envelope, response)
         self._on_debug(f"-> HTTP {response.status_code} requestId {request_id or '-'}: "
@@ -104,7 +117,7 @@ class OpenApi(Caller):
             raise trouble
         if response.status_code >= 400 or (isinstance(envelope, dict)
                                            and envelope.get("error")):
-            raise _refused(response.status_code, envelope, request_id)
+            raise _refused(response.status_code, envelope, request_id, path)
         result = envelope.get("result") if isinstance(envelope, dict) else None
         value = read(result) if isinstance(result, dict) else None
         if value is None:
@@ -152,17 +165,36 @@ def _task_states(result: dict[str, Any]) -> dict[str, TaskStatus] | None:
     return states
 
 
-def _refused(code: int, envelope: object, request_id: str) -> Permanent:
+def _quota(result: dict[str, Any]) -> Quota | None:
+    """The counts of a queryCdnUserQuota result; None (an odd answer) without the two
+    remaining counts as whole numbers."""
+    counts: dict[str, int | None] = {}
+    for kind in ("refresh", "dir", "prefetch"):
+        for part in ("All", "Used", "Remained"):
+            value = result.get(f"{kind}{part}Count")
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            counts[f"{kind}_{part.lower()}"] = value if ok else None
+    if counts["refresh_remained"] is None or counts["dir_remained"] is None:
+        return None
+    return Quota(**counts)  # type: ignore[arg-type]
+
+
+def _refused(code: int, envelope: object, request_id: str, path: str = "") -> Permanent:
     error = envelope.get("error") if isinstance(envelope, dict) else None
     error = error if isinstance(error, dict) else {}
     name = clean_text(str(error.get("status") or ""), 60)
     message = clean_text(str(error.get("message") or ""))
     said = " ".join(part for part in (name, message) if part)
-    hint = HINTS.get(code, "JD Cloud refused the call")
+    quota = path == QUOTA_PATH
+    hint = (QUOTA_HINTS if quota else HINTS).get(code) or HINTS.get(
+        code, "JD Cloud refused the call")
     detail = f"HTTP {code}" + (f" {said}" if said else "")
     where = f" (requestId {clean_text(request_id, 80)})" if request_id else ""
+    # A 403 on the quota read says only that the policy lacks that action: refreshes may
+    # still be allowed. 401 (the credentials themselves) stops everything.
+    stop_all = code == 401 or (code == 403 and not quota)
     return Permanent(f"{detail}: {hint}{where}", cause=f"HTTP {code}: {hint}",
-                     request_id=request_id, stop_all=code in (401, 403))
+                     request_id=request_id, stop_all=stop_all)
 
 
 def _json(response: requests.Response) -> object:

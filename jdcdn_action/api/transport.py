@@ -93,9 +93,10 @@ def _no_login(request: requests.PreparedRequest) -> requests.PreparedRequest:
 
 
 def post_within(session: requests.Session, url: str, data: bytes,
-                headers: Mapping[str, str], timeout: float) -> requests.Response:
-    """POST ``data`` and read the whole answer within ``timeout`` seconds, never following
-    a redirect.
+                headers: Mapping[str, str], timeout: float,
+                method: str = "POST") -> requests.Response:
+    """POST ``data`` (or send ``method``, a GET with an empty body) and read the whole
+    answer within ``timeout`` seconds, never following a redirect.
 
     The request runs on a daemon thread, so a server that trickles bytes cannot hold the
     run: when time is up the attempt fails, and the thread is left to end with its
@@ -106,8 +107,8 @@ def post_within(session: requests.Session, url: str, data: bytes,
 
     def attempt() -> None:
         try:
-            response = session.post(url, data=data, headers=dict(headers), timeout=timeout,
-                                    allow_redirects=False, stream=True)
+            response = session.request(method, url, data=data, headers=dict(headers),
+                                       timeout=timeout, allow_redirects=False, stream=True)
             response.content  # noqa: B018 -- read the body inside the deadline
             box["response"] = response
         except BaseException as error:  # handed to the caller's thread as it is
