@@ -65,7 +65,15 @@ def read_quota(api: Backend, console: Console, plan: UrlPlan,
                settings: Settings) -> QuotaReading:
     """Read the quota and check ``plan`` against it: raises BudgetError when the plan does
     not fit; a failed read is one warning (or, for refused credentials, the run's stop)."""
-    outcome = api.quota()
+    try:
+        outcome = api.quota()
+    except Exception as error:  # a bug: the read failed, and max-urls/max-dirs still hold
+        from jdcdn_action.exceptions import internal_error
+
+        console.warning(f"JD's quota could not be read: {internal_error(error)}. The run goes "
+                        f"on within max-urls ({_limit(settings.max_urls)}) and max-dirs "
+                        f"({_limit(settings.max_dirs)}).", title="quota not read")
+        return QuotaReading(error=internal_error(error))
     if outcome is None:
         console.info(_sentence(NO_QUOTA_CALL))
         return QuotaReading(note=NO_QUOTA_CALL)

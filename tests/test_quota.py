@@ -209,6 +209,22 @@ def test_a_failed_read_is_one_warning_and_the_run_goes_on(
     assert "JD's quota: not read (" in run.summary
 
 
+def test_a_bug_in_the_read_is_one_warning_and_the_run_goes_on(
+        run_cli, fake_openapi, openapi_env, monkeypatch):
+    from jdcdn_action.api.openapi import OpenApi
+
+    def quota(_self):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(OpenApi, "quota", quota)
+    run = run_openapi(run_cli, openapi_env, files(150))
+    assert run.code == 0, run.log
+    assert len(fake_openapi.accepted()) == 2
+    warnings = [line for line in run.stdout.splitlines() if line.startswith("::warning")]
+    assert len(warnings) == 1 and "internal error: KeyError in test_quota.py:" in warnings[0]
+    assert run.report["quota"]["read"] is False
+
+
 def test_refused_credentials_on_the_read_stop_the_run(run_cli, fake_openapi, openapi_env):
     run = run_openapi(run_cli, openapi_env, files(150),
                       JDCDN_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET + "-wrong")
