@@ -2,12 +2,15 @@
 
 A subclass names its request handler class in ``handler``; the handler finds the fake as
 its ``fake`` attribute. ``script`` queues faults per path, each used by one request.
+``serve_tls`` (before ``with``) makes it an HTTPS server under a host name of its
+certificate (``tests/tls.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +55,14 @@ class LoopbackServer:
         self.faults: dict[str, deque[Any]] = {}
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
+        self.tls: ssl.SSLContext | None = None
+        self.host = "127.0.0.1"  # the host name of ``endpoint``
+
+    def serve_tls(self, context: ssl.SSLContext, host: str = "127.0.0.1") -> Self:
+        """Answer HTTPS with ``context``'s certificate; ``endpoint`` names ``host``."""
+        self.tls = context
+        self.host = host
+        return self
 
     # -- scripting -----------------------------------------------------------------------
     def script(self, path: str, *faults: Any) -> None:
@@ -67,8 +78,11 @@ class LoopbackServer:
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Self:
         handler = type("Handler", (self.handler,), {"fake": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = _Server(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
+        if self.tls:  # the handshake happens in each request's thread, on its first read
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -90,4 +104,14 @@ class LoopbackServer:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that refuses the certificate ends its handshake: not worth a
+        traceback in the test's output."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+            super().handle_error(request, client_address)
