@@ -82,9 +82,13 @@ def _summarise_error(env: Mapping[str, str], message: str) -> None:
 
 
 def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -> None:
-    """Mask every secret, and the legacy key's signatures, before any setting is validated
-    or anything printed. (OpenAPI signatures are per request: each is masked as it is
-    made.)"""
+    """Mask every secret, the proxies' passwords and the legacy key's signatures, before
+    any setting is validated or anything printed. (OpenAPI signatures are per request:
+    each is masked as it is made.)"""
+    from jdcdn_action.network import proxy_secrets
+
+    for secret in proxy_secrets(env):
+        console.mask(secret)
     raw, _, _ = settings_mod.raw_values(argv, env)
     for name in SECRETS:
         console.mask(raw[name])
