@@ -33,9 +33,10 @@ PEM_MARKERS = ("-----BEGIN CERTIFICATE-----", "-----BEGIN TRUSTED CERTIFICATE---
 
 @dataclass(frozen=True)
 class Proxy:
-    """One proxy: ``url`` as given, credentials included (sent, never printed)."""
+    """One proxy: ``url`` as given, credentials included (sent, never printed: not even
+    in a ``repr``)."""
 
-    url: str
+    url: str = field(repr=False)
     variable: str  # the variable that set it, for messages
     host: str
     port: int
@@ -58,17 +59,18 @@ class CaFile:
 
 @dataclass(frozen=True)
 class Network:
-    """Proxies by URL scheme, the hosts that bypass them, and the extra CA files. The
-    default (nothing set) connects directly and trusts the default CAs only."""
+    """The proxy for each URL scheme, the hosts that bypass them, and the extra CA files.
+    The default (nothing set) connects directly and trusts the default CAs only."""
 
-    proxies: dict[str, Proxy] = field(default_factory=dict)
+    https: Proxy | None = None
+    http: Proxy | None = None
     no_proxy: tuple[str, ...] = ()
     ca_files: tuple[CaFile, ...] = ()
 
     def proxy_for(self, url: str) -> Proxy | None:
         """The proxy a request to ``url`` goes through, or None (direct)."""
         parts = urlsplit(url)
-        proxy = self.proxies.get(parts.scheme.lower())
+        proxy = {"https": self.https, "http": self.http}.get(parts.scheme.lower())
         if proxy is None or not parts.hostname:
             return None
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
@@ -87,11 +89,10 @@ class Network:
 def load_network(ca_bundle: str, env: Mapping[str, str]) -> Network:
     """The run's ``Network``; raises InputError naming the variable or setting at fault."""
     get = env.get
-    proxies = {}
+    proxies: dict[str, Proxy | None] = {}
     for scheme, names in PROXY_VARIABLES.items():
         name = next((n for n in names if (get(n) or "").strip()), None)
-        if name:
-            proxies[scheme] = parse_proxy(name, env[name].strip())
+        proxies[scheme] = parse_proxy(name, env[name].strip()) if name else None
     no_proxy_value = next((get(n) for n in NO_PROXY_VARIABLES if (get(n) or "").strip()), "")
     sources = [("ca-bundle", ca_bundle.strip())]
     sources += [(name, (get(name) or "").strip()) for name in CA_VARIABLES]
@@ -100,7 +101,8 @@ def load_network(ca_bundle: str, env: Mapping[str, str]) -> Network:
         if path and path not in {f.path for f in ca_files}:
             check_ca_file(source, path)
             ca_files.append(CaFile(path, source))
-    return Network(proxies, split_no_proxy(no_proxy_value), tuple(ca_files))
+    return Network(proxies["https"], proxies["http"], split_no_proxy(no_proxy_value),
+                   tuple(ca_files))
 
 
 # -- proxies ---------------------------------------------------------------------------------

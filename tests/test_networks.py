@@ -284,6 +284,39 @@ def test_a_malformed_proxy_is_exit_2_without_its_password(run_cli, fake_jd, jd_e
     assert fake_jd.calls == []
 
 
+@pytest.mark.parametrize("host, port, entries, bypass", [
+    ("api.example.com", 443, "example.com", True),
+    ("example.com", 443, ".example.com", True),
+    ("api.example.com", 443, "*.example.com", True),
+    ("badexample.com", 443, "example.com", False),  # a domain, not a suffix of letters
+    ("10.1.2.3", 443, "10.0.0.0/8", True),
+    ("10.1.2.3", 443, "10.0.0.0/8:8443", False),
+    ("jd.example", 8443, "other.example jd.example:8443", True),
+    ("jd.example", 443, "jd.example:8443", False),
+    ("::1", 443, "::1", True),
+    ("::1", 8080, "[::1]:8080", True),
+    ("anything.example", 80, "*", True),
+    ("jd.example", 443, "", False),
+])
+def test_no_proxy_entries(host, port, entries, bypass):
+    from jdcdn_action.network import bypasses, split_no_proxy
+
+    assert bypasses(host, port, split_no_proxy(entries)) is bypass
+
+
+def test_a_proxy_password_is_in_no_repr_and_every_form_is_masked():
+    from jdcdn_action.network import proxy_secrets
+    from jdcdn_action.settings import load
+
+    url = f"http://{PROXY_USER}:{PROXY_PASSWORD_IN_URL}@proxy.corp.example:3128"
+    settings = load(["--dry-run", "--base-url", BASE], {"https_proxy": url})
+    assert settings.network.https is not None and settings.network.https.url == url
+    assert PROXY_PASSWORD_IN_URL not in repr(settings)
+    basic = base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
+    assert set(proxy_secrets({"https_proxy": url})) == {PROXY_PASSWORD_IN_URL, PROXY_PASSWORD,
+                                                       basic}
+
+
 # -- the true cause, named -------------------------------------------------------------------
 def test_a_name_that_does_not_resolve_is_named(run_cli, jd_env):
     run = run_cli(env=jd_env | {"JDCDN_API_ENDPOINT": "https://jd-api.invalid",
