@@ -55,11 +55,11 @@ def describe(error: BaseException, url: str, proxy: Proxy | None, timeout: float
                    for m in [TUNNEL_RE.fullmatch(str(e))] if m), None)
     if proxy is not None and tunnel:
         return proxy_refused(proxy, url, int(tunnel.group(1)), tunnel.group(2))
-    at_proxy = proxy is not None and _first(chain, PROXY_ERRORS) is not None
-    where = proxy.where if at_proxy and proxy else target
-    name = proxy.host if at_proxy and proxy else host
-    whom = f"the proxy {where} ({proxy.variable})" if at_proxy and proxy else where
-    via = f" through the proxy {proxy.where}" if proxy and not at_proxy else ""
+    # The proxy itself failed (no connection to it), or the request through it did.
+    failing = proxy if _first(chain, PROXY_ERRORS) is not None else None
+    name = failing.host if failing else host
+    whom = f"the proxy {failing.where} ({failing.variable})" if failing else target
+    via = f" through the proxy {proxy.where}" if proxy and not failing else ""
 
     verify = _first(chain, ssl.SSLCertVerificationError)
     if verify is not None:
@@ -70,12 +70,12 @@ def describe(error: BaseException, url: str, proxy: Proxy | None, timeout: float
     resolve = _first(chain, socket.gaierror)
     if resolve is not None:
         why = clean_text(resolve.strerror or str(resolve), 80)
-        if at_proxy and proxy:
-            return Cause(f"the proxy's name {name} ({proxy.variable}) does not resolve "
-                         f"({why}); check {proxy.variable}")
+        if failing:
+            return Cause(f"the proxy's name {name} ({failing.variable}) does not resolve "
+                         f"({why}); check {failing.variable}")
         return Cause(f"the name {name} does not resolve ({why}); {NETWORK_HINT}")
     if _first(chain, ConnectionRefusedError) is not None or _errno(chain, errno.ECONNREFUSED):
-        fix = f"check {proxy.variable}" if at_proxy and proxy else NETWORK_HINT
+        fix = f"check {failing.variable}" if failing else NETWORK_HINT
         return Cause(f"{whom} refused the connection; {fix}")
     if _is_timeout(chain):
         return Cause(f"no answer from {whom}{via} within {timeout:g} s (timeout); "
