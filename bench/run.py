@@ -111,6 +111,7 @@ def bench_verify(urls: int, latency: float, concurrencies: list[int]) -> list[di
     """``verify``'s fetching: every URL fetched once from the fake CDN edge (fresh), its
     body hashed and compared, next to the floor ``ceil(urls / concurrency) x latency``."""
     from jdcdn_action.console import Console
+    from jdcdn_action.network import Network
     from jdcdn_action.verify import fetch, fetch_rounds, new_session, prepare
     from jdcdn_action.verify_plan import Target
     from tests.fake_edge import FakeEdge
@@ -124,7 +125,7 @@ def bench_verify(urls: int, latency: float, concurrencies: list[int]) -> list[di
             with FakeEdge(site, latency=latency) as edge:
                 checks = [prepare(Target(f"{edge.base_url}f{i:05d}.js", f"f{i:05d}.js"),
                                   folder, ()) for i in range(urls)]
-                session = new_session(concurrency)
+                session = new_session(Network(), concurrency)
                 start = time.perf_counter()
                 fetch_rounds(checks, functools.partial(fetch, session),
                              concurrency=concurrency, timeout=30, verify_timeout=0,

@@ -78,10 +78,14 @@ def _summarise_error(env: Mapping[str, str], console: Console, message: str) -> 
 
 
 def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -> None:
-    """Mask every secret, and the legacy key's signatures, before any setting is validated
-    or anything printed. (OpenAPI signatures are per request: each is masked as it is
-    made.) A credential that is not printable ASCII is refused here, before a signature
-    is computed from it."""
+    """Mask every secret, the proxies' passwords and the legacy key's signatures, before
+    any setting is validated or anything printed. (OpenAPI signatures are per request:
+    each is masked as it is made.) A credential that is not printable ASCII is refused
+    here, before a signature is computed from it."""
+    from jdcdn_action.network import proxy_secrets
+
+    for secret in proxy_secrets(env):
+        console.mask(secret)
     raw, _, _ = settings_mod.raw_values(argv, env)
     for name in SECRETS:
         console.mask(raw[name])

@@ -73,6 +73,9 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
             "access_key_id": settings.access_key_id,
             "base_urls": list(settings.base_urls),
             "api_endpoint": settings.api_endpoint,
+            "proxy": (proxy.shown if (proxy := settings.network.proxy_for(
+                settings.api_endpoint)) else None),  # never its credentials
+            "ca_files": [ca_file.path for ca_file in settings.network.ca_files],
             "type": settings.type,
             "source_dir": settings.source_dir,
             "git_diff": settings.git_diff,

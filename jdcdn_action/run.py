@@ -50,6 +50,8 @@ def run(settings: Settings, console: Console) -> int:
             check_source_dir(settings.source_dir)
         console.info(f"Refreshing {_plan_sentence(plan, len(batches))} "
                      f"via {settings.api_endpoint} ({settings.api} API).")
+        for line in settings.network.describe(settings.api_endpoint):
+            console.info(line)
         from jdcdn_action.calls import Interrupted
         from jdcdn_action.quota import read_quota
         from jdcdn_action.waiting import Deadline
@@ -117,6 +119,7 @@ def make_backend(settings: Settings, console: Console, deadline: Deadline) -> Ba
     """
     common = {"timeout": settings.timeout, "max_attempts": settings.max_attempts,
               "backoff": settings.backoff, "pool_size": settings.concurrency,
+              "network": settings.network,
               "on_signature": console.mask, "on_retry": console.info,
               "on_debug": console.debug, "sleep": deadline.sleep}
     if settings.api == "openapi":

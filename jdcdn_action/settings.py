@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from jdcdn_action import __version__
 from jdcdn_action.exceptions import InputError
+from jdcdn_action.network import Network, load_network
 from jdcdn_action.redaction import hide_userinfo
 from jdcdn_action.settings_table import (
     BY_NAME,
@@ -83,6 +84,7 @@ class Settings:
     dotenv_file: str = ""
     debug: bool = False
     backoff: float = 1.0
+    network: Network = field(default_factory=Network)  # proxies and CA files (ca-bundle...)
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -210,6 +212,7 @@ def load(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         signature_timezone_name=tz_name,
         report_file=report_file,
         ca_bundle=raw["ca-bundle"],
+        network=load_network(raw["ca-bundle"], env),
         arguments=tuple(arguments),
         dotenv_file=dotenv,
         debug=debug,

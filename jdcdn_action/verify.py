@@ -6,11 +6,9 @@ would, and compares the SHA-256 of the decoded body with the local copy (a file 
 deleted must answer 404 or 410). URLs that still serve something else are fetched again
 with backoff until they are fresh or ``verify-timeout`` passes.
 
-The fetches carry nothing of the run's credentials: the session has only a User-Agent,
-takes no credentials from ``~/.netrc`` and keeps no cookies, and a redirect is never
-followed (it is stale, naming where it pointed). One fetch is ``fetch``, and the session
-comes from ``new_session``: both small, so that the project's shared HTTP layer can take
-their place.
+The fetches carry nothing of the run's credentials: the session (``api.http``'s, with the
+run's proxies and CA files and the whole-request deadline) has only a User-Agent and keeps
+no cookies, and a redirect is never followed (it is stale, naming where it pointed).
 
 The clock and the sleep are injected, so tests can run minutes of re-fetching in no time.
 """
@@ -27,7 +25,6 @@ from http.cookiejar import DefaultCookiePolicy
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from jdcdn_action import __version__
 from jdcdn_action.console import Console, clean_text, count
 from jdcdn_action.results import RunResult, UrlCheck, Verification
 from jdcdn_action.verify_plan import (
@@ -42,10 +39,11 @@ from jdcdn_action.waiting import _seconds
 if TYPE_CHECKING:
     import requests
 
+    from jdcdn_action.network import Network
     from jdcdn_action.settings import Settings
 
 MAX_BODY = 100 * 1024 * 1024  # bytes of a decoded body read at most
-CHUNK = 64 * 1024
+FETCH_HINT = "check base-url and the network"
 MAX_DELAY = 30.0  # seconds between rounds at most
 MIN_TIMEOUT = 0.5  # seconds: the least a fetch is given, even at the end of verify-timeout
 MARGIN = 0.05  # seconds: a round does not start closer than this to verify-timeout
@@ -65,38 +63,25 @@ class Fetched:
     error: str = ""
 
 
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """Set as the session's auth, so requests takes no credentials from ``~/.netrc``."""
-    return request
+def new_session(network: Network, pool_size: int) -> requests.Session:
+    """A session for plain GETs, going the run's way out (its proxies and CA files): a
+    User-Agent and nothing else of ours (no credential, signature or JD header), and no
+    cookies kept from one URL to the next."""
+    from jdcdn_action.api.http import new_session as http_session
 
-
-def new_session(pool_size: int) -> requests.Session:
-    """A session for plain GETs: a User-Agent and nothing else of ours (no credential,
-    signature or JD header), no ``.netrc`` credentials, no cookies kept. Proxies and CA
-    files come from the environment, as requests reads them."""
-    import requests
-
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_size)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = f"jdcdn-action/{__version__}"
-    session.auth = _no_auth
+    session = http_session(network, pool_size)
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     return session
 
 
 def fetch(session: requests.Session, url: str, timeout: float,
           max_body: int = MAX_BODY) -> Fetched:
-    """GET ``url`` without following a redirect; hash the decoded body of a 200 as it
-    streams, reading at most ``max_body`` bytes and for at most ``timeout`` seconds."""
-    import requests
+    """GET ``url`` within ``timeout`` seconds without following a redirect; hash the
+    decoded body of a 200 as it streams, reading at most ``max_body`` bytes."""
+    from jdcdn_action.api.http import Permanent, Transient, exchange, read_body
 
-    from jdcdn_action.api.transport import reason
-
-    started = time.monotonic()
     try:
-        with session.get(url, stream=True, allow_redirects=False, timeout=timeout) as answer:
+        with exchange(session, "GET", url, timeout=timeout, hint=FETCH_HINT) as answer:
             headers = cache_headers(answer.headers)
             status = answer.status_code
             if 300 <= status < 400:
@@ -104,24 +89,16 @@ def fetch(session: requests.Session, url: str, timeout: float,
                                location=clean_text(answer.headers.get("Location", ""), 300))
             if status != 200:
                 return Fetched(status, headers=headers)
-            digest, size = hashlib.sha256(), 0
-            for chunk in answer.iter_content(CHUNK):  # decoded: gzip, deflate...
-                size += len(chunk)
-                if size > max_body:
-                    return Fetched(status, headers=headers, error=(
-                        f"the body is larger than {max_body // (1024 * 1024)} MB; not read "
-                        "further"))
-                digest.update(chunk)
-                if time.monotonic() - started > timeout:
-                    return Fetched(status, headers=headers, error=f"timed out after "
-                                   f"{timeout:g}s (timeout, for a whole request)")
+            digest = hashlib.sha256()
+            try:
+                read_body(answer, max_body, sink=digest.update)  # decoded: gzip, deflate...
+            except Permanent:  # too large: the answer stands, its body unread
+                return Fetched(status, headers=headers, error=(
+                    f"the body is larger than {max_body // (1024 * 1024)} MB; not read "
+                    "further"))
             return Fetched(status, digest.hexdigest(), headers)
-    except requests.Timeout:
-        return Fetched(None, error=f"timed out after {timeout:g}s")
-    except requests.ConnectionError as error:
-        return Fetched(None, error=f"connection failed ({reason(error)})")
-    except requests.RequestException as error:
-        return Fetched(None, error=f"request failed ({type(error).__name__})")
+    except (Transient, Permanent) as failure:
+        return Fetched(None, error=str(failure))
 
 
 def cache_headers(headers: object) -> dict[str, str]:
@@ -272,7 +249,7 @@ def run_verify(settings: Settings, console: Console, result: RunResult,
                  f"unchecked), for at most {_seconds(settings.verify_timeout)}.")
     session = None
     if get is None:
-        session = new_session(settings.concurrency)
+        session = new_session(settings.network, settings.concurrency)
         get = lambda url, timeout: fetch(session, url, timeout)  # noqa: E731
     try:
         if to_fetch:

@@ -8,7 +8,8 @@
 - ``stale(path, old, times=K)``: answer the old content for the first K requests, then the
   file; ``times=None``: for ever;
 - ``answer(path, code)``: answer that status (a 404 for a file that still exists);
-- ``redirect(path, location, code=301)``: point elsewhere.
+- ``redirect(path, location, code=301)``: point elsewhere;
+- ``trickle(path, every)``: send the file one byte every ``every`` seconds.
 
 ``gzip=True`` sends every body gzip-encoded when the client accepts it. Every request's
 headers are kept in ``seen`` (with the time it came, monotonic), so a test can prove that
@@ -44,6 +45,7 @@ class Script:
     times: int | None = None  # old content for this many requests; None: for ever
     code: int = 0
     location: str = ""
+    every: float = 0.0  # trickle: seconds between bytes
     served: int = field(default=0)
 
 
@@ -69,6 +71,10 @@ class FakeEdge(LoopbackServer):
     def redirect(self, path: str, location: str, code: int = 301) -> None:
         with self.lock:
             self.scripts[path] = Script(code=code, location=location)
+
+    def trickle(self, path: str, every: float) -> None:
+        with self.lock:
+            self.scripts[path] = Script(every=every)
 
     # -- what happened -------------------------------------------------------------------
     def requests(self, path: str | None = None) -> list[Seen]:
@@ -114,8 +120,9 @@ class _Handler(LoopbackHandler):
         if fake.on_request is not None:
             fake.on_request(seen)
         if fake.latency:
-            time.sleep(fake.latency)
+            fake.pause(fake.latency)
         status, body, headers = fake.serve(self.path)
+        script = fake.scripts.get(self.path)
         seen.status = status
         # A cookie, as some CDNs set: a client that kept it would send it back.
         headers = {"Via": "1.1 fake-edge", "Content-Type": "application/octet-stream",
@@ -127,15 +134,26 @@ class _Handler(LoopbackHandler):
             if fake.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
                 body = gzip_module.compress(body)
                 headers["Content-Encoding"] = "gzip"
-        self._raw(status, body, headers)
+        self._raw(status, body, headers, script.every if script else 0.0)
 
-    def _raw(self, code: int, body: bytes, headers: dict[str, Any]) -> None:
+    def _raw(self, code: int, body: bytes, headers: dict[str, Any], every: float = 0.0
+             ) -> None:
         self.send_response(code)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not every:
+            self.wfile.write(body)
+            return
+        for byte in body:  # until the client gives up or the fake stops
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+            if not self.fake.pause(every):
+                return
 
 
 FakeEdge.handler = _Handler

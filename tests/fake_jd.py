@@ -41,7 +41,8 @@ class Fault:
     kind: "http" (status ``code``, ``headers``, ``body``), "jd" (JD ``status``),
     "html" (200 with an HTML page), "sleep" (wait ``seconds`` then answer normally),
     "reset" (close the connection without an answer), "trickle" (a 200 whose body comes
-    one byte every ``seconds``, ``code`` bytes in all: each read is quick, the whole slow).
+    one byte every ``seconds``, ``code`` bytes in all: each read is quick, the whole slow),
+    "trickle-head" (the same with the headers: ``code`` bytes of a long header line).
     """
 
     kind: str
@@ -299,9 +300,9 @@ class _Handler(LoopbackHandler):
             elif fault.kind == "jd":
                 call.answer = {"status": fault.status, "msg": "scripted"}
                 return self._send(200, json.dumps(call.answer))
-            elif fault.kind == "trickle":
-                call.answer = "trickle"
-                return self._trickle(fault.code, fault.seconds)
+            elif fault.kind in ("trickle", "trickle-head"):
+                call.answer = fault.kind
+                return self._trickle(fault.code, fault.seconds, fault.kind == "trickle-head")
             elif fault.kind == "echo":
                 sent = body if isinstance(body, dict) else {}
                 first = (f"signature {sent.get('signature')} does not match for user "
@@ -315,11 +316,15 @@ class _Handler(LoopbackHandler):
             call.answer = fake.answer(self.path, body)
         self._send(200, json.dumps(call.answer))
 
-    def _trickle(self, size: int, every: float) -> None:
+    def _trickle(self, size: int, every: float, head: bool = False) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(size))
-        self.end_headers()
+        if head:  # a header line that never ends in time: no answer has begun
+            self.flush_headers()
+            self.wfile.write(b"X-Slow: ")
+        else:
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
         deadline = time.monotonic() + 60  # bounded: the test server stops by itself
         with contextlib.suppress(OSError):
             for _ in range(size):

@@ -7,6 +7,9 @@ Stopping is immediate: ``serve_forever`` would wait out its poll interval every 
 few hundred servers per run add up to seconds), so the accept loop here sleeps on the
 listener and a wake-up socket, and stopping ends every connection and the threads that
 served them. A handler waits with ``fake.pause``, which stopping cuts short.
+
+``serve_tls`` (before ``with``) makes it an HTTPS server under a host name of its
+certificate (``tests/tls.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -104,8 +108,14 @@ class _Server(ThreadingHTTPServer):
             super().close_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if not self.stopping.is_set():  # a connection cut by stop() is no error
-            super().handle_error(request, client_address)
+        """A connection cut by stop() is no error, nor a client that refused the
+        certificate and ended its handshake."""
+        import sys
+
+        if self.stopping.is_set() or isinstance(sys.exc_info()[1], (ssl.SSLError,
+                                                                     ConnectionError)):
+            return
+        super().handle_error(request, client_address)
 
     def stop(self, thread: threading.Thread) -> None:
         """Stop accepting (``thread`` runs ``serve``), end every connection and wait for
@@ -130,7 +140,7 @@ class _Server(ThreadingHTTPServer):
 
 class LoopbackServer:
     handler: ClassVar[type[BaseHTTPRequestHandler]]
-    host = "127.0.0.1"
+    address = "127.0.0.1"  # where it listens
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -138,6 +148,14 @@ class LoopbackServer:
         self.server: _Server | None = None
         self.thread: threading.Thread | None = None
         self.stopping = threading.Event()
+        self.tls: ssl.SSLContext | None = None
+        self.host = self.address  # the host name of ``endpoint``
+
+    def serve_tls(self, context: ssl.SSLContext, host: str = "") -> Self:
+        """Answer HTTPS with ``context``'s certificate; ``endpoint`` names ``host``."""
+        self.tls = context
+        self.host = host or self.address
+        return self
 
     # -- scripting -----------------------------------------------------------------------
     def script(self, path: str, *faults: Any) -> None:
@@ -157,7 +175,10 @@ class LoopbackServer:
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Self:
         handler = type("Handler", (self.handler,), {"fake": self})
-        self.server = _Server((self.host, 0), handler)
+        self.server = _Server((self.address, 0), handler)
+        if self.tls:  # the handshake happens in each request's thread, on its first read
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         self.stopping = self.server.stopping
         self.thread = threading.Thread(target=self.server.serve, daemon=True)
         self.thread.start()
@@ -181,4 +202,4 @@ class LoopbackServer:
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"

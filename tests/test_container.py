@@ -252,7 +252,8 @@ class GitHubJob:
 
     def run(self, image: Image, inputs: dict[str, str], event_name: str = "push",
             event: dict | None = None, sha: str = "0" * 40,
-            mounts: tuple[tuple[Path, str], ...] = ()) -> Run:
+            mounts: tuple[tuple[Path, str], ...] = (),
+            step_env: dict[str, str] | None = None) -> Run:
         step = uuid.uuid4()
         files = {kind: self.file_commands / f"{kind}_{step}"
                  for kind in ("set_output", "step_summary", "set_env", "add_path",
@@ -277,6 +278,7 @@ class GitHubJob:
                 ("ENV", files["set_env"]), ("PATH", files["add_path"]),
                 ("STATE", files["save_state"]))},
             **action_inputs(inputs),
+            **(step_env or {}),  # the step's (and job's) env:, passed to the container too
         }
         # The runner's mounts, in its order (all but the Docker socket).
         mounts = [(self.temp, "/github/runner_temp"), (self.home, "/github/home"),

@@ -284,7 +284,8 @@ def test_netrc_credentials_never_replace_the_signature(tmp_path, monkeypatch):
     Basic``, replacing the OpenAPI signature (and handing the password to that host)."""
     import responses
 
-    from jdcdn_action.api.transport import new_session
+    from jdcdn_action.api.http import new_session
+    from jdcdn_action.network import Network
 
     netrc = tmp_path / "netrc"
     netrc.write_text("machine cdn.jdcloud-api.com login jd password hunter2pw\n")
@@ -292,9 +293,9 @@ def test_netrc_credentials_never_replace_the_signature(tmp_path, monkeypatch):
     monkeypatch.setenv("NETRC", str(netrc))
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, "https://cdn.jdcloud-api.com/v1/task", json={})
-        new_session(1).post("https://cdn.jdcloud-api.com/v1/task", data=b"{}",
+        new_session(Network(), 1).post("https://cdn.jdcloud-api.com/v1/task", data=b"{}",
                             headers={"Authorization": "JDCLOUD2-HMAC-SHA256 signed"})
-        new_session(1).post("https://cdn.jdcloud-api.com/v1/task", data=b"{}")
+        new_session(Network(), 1).post("https://cdn.jdcloud-api.com/v1/task", data=b"{}")
         sent = [call.request.headers.get("Authorization") for call in mock.calls]
     assert sent == ["JDCLOUD2-HMAC-SHA256 signed", None]
 
@@ -321,7 +322,7 @@ def test_no_exception_text_carries_a_setting_value_into_any_channel(
         def post(*_args, **_kwargs):
             raise crash_with(*values)
 
-        monkeypatch.setattr(openapi, "post_within", post)
+        monkeypatch.setattr(openapi, "request_within", post)
     elif stage == "query":
         from jdcdn_action.api.openapi import OpenApi
 

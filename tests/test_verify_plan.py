@@ -4,6 +4,7 @@ verdict, and the rounds of re-fetching (with an injected clock: minutes in no ti
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from jdcdn_action import __version__
 from jdcdn_action import verify as verify_mod
 from jdcdn_action.console import Console
 from jdcdn_action.entries import Entry
+from jdcdn_action.network import Network
 from jdcdn_action.results import UrlCheck
 from jdcdn_action.urls import map_entries
 from jdcdn_action.verify import Fetched, fetch, fetch_rounds, judge, new_session, prepare
@@ -142,7 +144,7 @@ def edge(tmp_path: Path):
 
 
 def test_fetch_hashes_the_decoded_body_and_keeps_the_cache_headers(edge):
-    session = new_session(2)
+    session = new_session(Network(), 2)
     got = fetch(session, edge.base_url + "docs/", 5)
     assert got.status == 200 and not got.error
     assert got.sha256 == verify_mod.file_sha256(str(edge.site / "docs" / "index.html"))
@@ -157,7 +159,7 @@ def test_fetch_sends_no_credential_and_keeps_no_cookie(edge, tmp_path, monkeypat
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login user password netrc-s3cret\n")
     monkeypatch.setenv("NETRC", str(netrc))  # requests would send it as Basic auth
-    session = new_session(2)
+    session = new_session(Network(), 2)
     for _ in range(2):
         assert fetch(session, edge.base_url + "a.css", 5).status == 200
     for seen in edge.requests():
@@ -168,24 +170,25 @@ def test_fetch_sends_no_credential_and_keeps_no_cookie(edge, tmp_path, monkeypat
 def test_fetch_follows_no_redirect(edge, tmp_path):
     with FakeEdge(tmp_path) as elsewhere:
         edge.redirect("/a.css", f"http://localhost:{elsewhere.port}/a.css", 302)
-        got = fetch(new_session(1), edge.base_url + "a.css", 5)
+        got = fetch(new_session(Network(), 1), edge.base_url + "a.css", 5)
         assert (got.status, got.location) == (302, f"http://localhost:{elsewhere.port}/a.css")
         assert elsewhere.requests() == []
 
 
 def test_fetch_reads_at_most_max_body(edge):
-    got = fetch(new_session(1), edge.base_url + "docs/", 5, max_body=4096)
+    got = fetch(new_session(Network(), 1), edge.base_url + "docs/", 5, max_body=4096)
     assert got.status == 200 and not got.sha256 and "larger than" in got.error
 
 
 def test_fetch_reads_no_body_but_a_200s(edge):
-    got = fetch(new_session(1), edge.base_url + "missing.html", 5)
+    got = fetch(new_session(Network(), 1), edge.base_url + "missing.html", 5)
     assert (got.status, got.sha256, got.error) == (404, "", "")
 
 
 def test_fetch_names_a_refused_connection():
-    got = fetch(new_session(1), "http://127.0.0.1:9/a", 5)
-    assert got.status is None and got.error.startswith("connection failed")
+    got = fetch(new_session(Network(), 1), "http://127.0.0.1:9/a", 5)
+    assert got.status is None
+    assert got.error == "127.0.0.1:9 refused the connection; check base-url and the network"
 
 
 # -- the rounds ------------------------------------------------------------------------------
@@ -279,3 +282,15 @@ def test_no_fetch_starts_after_verify_timeout():
     assert all(at < deadline for _, at, _ in clock.fetches[6:])
     assert all(timeout == pytest.approx(min(30.0, max(0.5, deadline - at)))
                for _, at, timeout in clock.fetches[6:])
+
+
+def test_fetch_keeps_timeout_against_a_trickling_edge(tmp_path):
+    """A body trickled byte by byte cannot stretch one fetch past ``timeout``."""
+    (tmp_path / "a.css").write_bytes(b"x" * 1000)
+    with FakeEdge(tmp_path) as edge:
+        edge.trickle("/a.css", 0.05)
+        started = time.monotonic()
+        got = fetch(new_session(Network(), 1), edge.base_url + "a.css", 0.5)
+        took = time.monotonic() - started
+    assert got.status is None and "within 0.5 s (timeout)" in got.error, got
+    assert took < 5, f"{took:.1f}s"  # a bound on a hang, not a timing

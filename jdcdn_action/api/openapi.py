@@ -21,6 +21,7 @@ from typing import Any
 import requests
 
 from jdcdn_action.api import Quota, SubmitKind, Submitted, TaskKind, TaskStatus
+from jdcdn_action.api.http import request_within
 from jdcdn_action.api.openapi_signing import sign
 from jdcdn_action.api.transport import (
     Caller,
@@ -28,7 +29,6 @@ from jdcdn_action.api.transport import (
     Permanent,
     Transient,
     brief,
-    post_within,
     server_trouble,
     task_id_from,
 )
@@ -106,7 +106,8 @@ class OpenApi(Caller):
         self._on_signature(headers["Authorization"].rsplit("Signature=", 1)[-1])
         self._on_debug(f"{method} {url}" + (f" {brief(body)}" if body else ""))
         self._on_debug(signed.for_debug())  # to compare with what JD's SDK would sign
-        response = post_within(self.session, url, data, headers, timeout, method)
+        response = request_within(self.session, method, url, data=data, headers=headers,
+                                  timeout=timeout)
         envelope = _json(response)
         request_id = _request_id(envelope, response)
         self._on_debug(f"-> HTTP {response.status_code} requestId {request_id or '-'}: "

@@ -1,14 +1,11 @@
-"""What both APIs share: one bounded POST, and the retry loop around it.
+"""What both APIs share: the retry loop around one bounded request, and the ``Caller``
+base that holds the endpoint, the session and the hooks.
 
 Transient failures (raised as ``Transient``) are retried with exponential backoff and
 jitter, honouring ``Retry-After``; permanent ones (``Permanent``) end the call, and those
 that say the credentials are wrong stop every later call too, since each would fail the
-same way. Each backend turns its API's answers into one of the two.
-
-``timeout`` bounds a whole request, connect to last byte: requests' own timeout bounds
-each socket read, which a server trickling one byte at a time could stretch without end.
-Redirects are never followed: a 307/308 would send the signed request to another host, and
-a 301/302 would turn the POST into a GET whose answer is no refresh.
+same way. ``http`` makes the request and names a failure that got no answer; each backend
+turns its API's answers into one of the two.
 """
 
 from __future__ import annotations
@@ -20,12 +17,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-
-from jdcdn_action import __version__
+# The backends' names for the request and its failures, kept where they found them.
+from jdcdn_action.api.http import Permanent, Transient, new_session
+from jdcdn_action.api.http import post_within as post_within
 from jdcdn_action.console import clean_text
+from jdcdn_action.network import Network
+
+if TYPE_CHECKING:
+    import requests
 
 MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped rather than obeyed
 MAX_BACKOFF = 30.0
@@ -50,109 +51,6 @@ class CallResult:
     request_id: str = ""
 
 
-class Transient(Exception):
-    """This attempt failed in a way that may pass; ``retry_after`` is the server's hint."""
-
-    def __init__(self, message: str, retry_after: float | None = None, cause: str = "",
-                 request_id: str = "") -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.cause = cause or message
-        self.request_id = request_id
-
-
-class Permanent(Exception):
-    """This call cannot succeed. ``stop_all``: the credentials or permissions are wrong,
-    so no later call is sent. ``second_chance``: a reason to try once more differently
-    (the legacy API's signature date), said in the log."""
-
-    def __init__(self, message: str, *, cause: str = "", request_id: str = "",
-                 stop_all: bool = False, second_chance: str = "") -> None:
-        super().__init__(message)
-        self.cause = cause or message
-        self.request_id = request_id
-        self.stop_all = stop_all
-        self.second_chance = second_chance
-
-
-def new_session(pool_size: int) -> requests.Session:
-    session = requests.Session()
-    # requests would add a ~/.netrc login for the endpoint's host as an Authorization
-    # header, in place of the OpenAPI signature; an auth of its own turns that off (and
-    # keeps the proxy settings of the environment, which trust_env = False would not).
-    session.auth = _no_login
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = f"jdcdn-action/{__version__}"
-    return session
-
-
-def _no_login(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    return request
-
-
-def post_within(session: requests.Session, url: str, data: bytes,
-                headers: Mapping[str, str], timeout: float,
-                method: str = "POST") -> requests.Response:
-    """POST ``data`` (or send ``method``, a GET with an empty body) and read the whole
-    answer within ``timeout`` seconds, never following a redirect.
-
-    The request runs on a daemon thread, so a server that trickles bytes cannot hold the
-    run: when time is up the attempt fails, and the thread is left to end with its
-    socket's own timeout.
-    """
-    box: dict[str, Any] = {}
-    finished = threading.Event()
-
-    def attempt() -> None:
-        try:
-            response = session.request(method, url, data=data, headers=dict(headers),
-                                       timeout=timeout, allow_redirects=False, stream=True)
-            response.content  # noqa: B018 -- read the body inside the deadline
-            box["response"] = response
-        except BaseException as error:  # handed to the caller's thread as it is
-            box["error"] = error
-        finally:
-            finished.set()
-
-    threading.Thread(target=attempt, name="jdcdn-request", daemon=True).start()
-    timed_out = Transient(f"timed out after {timeout:g}s",
-                          cause=f"timed out (timeout: {timeout:g}s for a whole request)")
-    if not finished.wait(timeout):
-        raise timed_out
-    error = box.get("error")
-    if isinstance(error, requests.Timeout):
-        raise timed_out
-    if isinstance(error, requests.ConnectionError):
-        why = reason(error)
-        raise Transient(f"connection failed ({why})",
-                        cause=f"connection failed ({why}): check api-endpoint and the network")
-    if isinstance(error, requests.RequestException):
-        raise Transient(f"request failed ({type(error).__name__})")
-    if error is not None:
-        raise error
-    response: requests.Response = box["response"]
-    if 300 <= response.status_code < 400:
-        raise Permanent(redirect_message(response.status_code,
-                                         response.headers.get("Location", "")))
-    return response
-
-
-def redirect_message(code: int, location: str) -> str:
-    """Why a redirect failed the call, naming the host it pointed to."""
-    from urllib.parse import urlsplit
-
-    try:
-        host = urlsplit(location).hostname or ""
-    except ValueError:
-        host = ""
-    where = f"to {clean_text(host, 100)}" if host else (
-        "to another path" if location else "without a Location")
-    return (f"HTTP {code}: the API redirected {where}; redirects are never followed, so the "
-            "signed call goes to api-endpoint only: check api-endpoint")
-
-
 def server_trouble(response: requests.Response) -> Transient | None:
     """HTTP 429 and 5xx: retried, after ``Retry-After`` where given."""
     code = response.status_code
@@ -164,8 +62,9 @@ def server_trouble(response: requests.Response) -> Transient | None:
 
 
 class Caller:
-    """What both backends share: the endpoint, a pooled session, the retry loop, and the
-    hooks that mask each signature, log retries and write debug lines."""
+    """What both backends share: the endpoint, a pooled session that goes the run's way
+    out (``network``: proxies, CAs), the retry loop, and the hooks that mask each
+    signature, log retries and write debug lines."""
 
     def __init__(
         self,
@@ -175,6 +74,7 @@ class Caller:
         max_attempts: int = 5,
         backoff: float = 1.0,
         pool_size: int = 4,
+        network: Network | None = None,
         on_signature: Callable[[str], None] = lambda _signature: None,
         on_retry: Callable[[str], None] = lambda _message: None,
         on_debug: Callable[[str], None] = lambda _message: None,
@@ -185,8 +85,8 @@ class Caller:
         self._on_retry = on_retry
         self._on_debug = on_debug
         self.retrying = Retrying(timeout=timeout, max_attempts=max_attempts, backoff=backoff,
-                                 sleep=sleep, on_retry=on_retry)
-        self.session = new_session(pool_size)
+                                 sleep=sleep, on_retry=on_retry, on_debug=on_debug)
+        self.session = new_session(network or Network(), pool_size)
 
     @property
     def stopped(self) -> threading.Event:
@@ -205,12 +105,14 @@ class Retrying:
     """
 
     def __init__(self, *, timeout: float, max_attempts: int, backoff: float,
-                 sleep: Callable[[float], None], on_retry: Callable[[str], None]) -> None:
+                 sleep: Callable[[float], None], on_retry: Callable[[str], None],
+                 on_debug: Callable[[str], None] = lambda _message: None) -> None:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.sleep = sleep
         self.on_retry = on_retry
+        self.on_debug = on_debug
         self.stopped = threading.Event()
         self.stop_cause = ""
 
@@ -236,6 +138,7 @@ class Retrying:
                 value = attempt(timeout, bonus)
             except Transient as failure:
                 last = failure
+                self._tell(failure)
                 if attempts >= self.max_attempts + bonus:
                     break
                 delay = self._delay(attempts, failure.retry_after)
@@ -245,6 +148,7 @@ class Retrying:
                 continue
             except Permanent as failure:
                 last = failure
+                self._tell(failure)
                 if failure.second_chance and not bonus:
                     bonus = True  # a change of approach, not a retry: one more attempt
                     self.on_retry(failure.second_chance)
@@ -259,6 +163,17 @@ class Retrying:
         assert last is not None
         return CallResult(False, attempts, error=str(last), cause=last.cause,
                           request_id=last.request_id)
+
+    def _tell(self, failure: Exception) -> None:
+        """For the debug log, the whole story of a request that got no answer: every
+        exception on its chain (requests', urllib3's, the socket's or TLS's own)."""
+        if failure.__cause__ is None:
+            return
+        from jdcdn_action.api.causes import walk
+
+        story = [f"{type(e).__module__}.{type(e).__qualname__}: {clean_text(str(e), 300)}"
+                 for e in walk(failure.__cause__)]
+        self.on_debug(f"{failure}; its story:\n  " + "\n  ".join(story))
 
     def _delay(self, attempt: int, hint: float | None) -> float:
         if hint is not None:
@@ -282,15 +197,6 @@ def retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
-
-def reason(error: Exception) -> str:
-    text = str(error)
-    for marker in ("Connection refused", "Connection reset", "Name or service not known",
-                   "RemoteDisconnected", "Connection aborted", "Max retries exceeded"):
-        if marker in text:
-            return marker.lower() if marker[0].isupper() and " " in marker else marker
-    return type(error).__name__
 
 
 def brief(body: Mapping[str, Any]) -> str:

@@ -1,0 +1,320 @@
+"""One HTTP request within a deadline, on a session that goes the run's way out.
+
+Every request of the run is made here: API calls and polls, and any later GET (the quota
+read, ``verify``'s fetches), through one session per caller from ``new_session``.
+
+**The way out.** ``trust_env`` is off and the session asks the run's ``Network`` instead:
+the proxy from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` as the run was given them, so
+nothing else from ``os.environ`` (a ``.netrc``, another CA variable) changes a request
+unseen. TLS trusts certifi's CAs (requests' default) *plus* the run's CA files
+(``ca-bundle``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``): one ``ssl.SSLContext``, loaded
+once and shared by every connection, direct or through a proxy's tunnel. (A combined
+bundle in a temporary file would be read again by every new connection, and stay on disk.)
+Verification is never turned off.
+
+**The deadline.** ``timeout`` bounds a whole request, connect to last byte, on the
+caller's own thread: every socket of the session sets its timeout to the time left before
+each read and write (``_BoundedSocket``), so a server trickling one byte at a time, in the
+headers or the body, meets the deadline at its next byte, and the failed request closes
+its connection then. Nothing is left running: no thread, no socket. (Two things are
+outside it: a name lookup, one blocking call of the system resolver, runs to the
+resolver's own timeout; and where a name has several addresses, urllib3 gives each
+connection attempt the time left when connecting began.)
+
+**Failures** are ``Transient`` (worth another attempt) or ``Permanent``, named by
+``causes``; the exception from requests stays on the chain, so ``--debug`` shows it.
+Redirects are never followed: a 307/308 would send a signed request to another host, and
+a 301/302 would turn a POST into a GET whose answer is no refresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from jdcdn_action import __version__
+from jdcdn_action.api.causes import NETWORK_HINT, describe, proxy_refused
+from jdcdn_action.console import clean_text
+from jdcdn_action.network import CaFile, Network
+
+CHUNK = 64 * 1024
+
+
+class Transient(Exception):
+    """This attempt failed in a way that may pass; ``retry_after`` is the server's hint."""
+
+    def __init__(self, message: str, retry_after: float | None = None, cause: str = "",
+                 request_id: str = "") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.cause = cause or message
+        self.request_id = request_id
+
+
+class Permanent(Exception):
+    """This call cannot succeed. ``stop_all``: the credentials or permissions are wrong,
+    so no later call is sent. ``second_chance``: a reason to try once more differently
+    (the legacy API's signature date), said in the log."""
+
+    def __init__(self, message: str, *, cause: str = "", request_id: str = "",
+                 stop_all: bool = False, second_chance: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause or message
+        self.request_id = request_id
+        self.stop_all = stop_all
+        self.second_chance = second_chance
+
+
+# -- the session -----------------------------------------------------------------------------
+def new_session(network: Network, pool_size: int) -> requests.Session:
+    """A pooled session for ``network``: its proxies, its CAs, bounded sockets."""
+    session = _Session(network)
+    adapter = _Adapter(tls_context(network.ca_files), pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = f"jdcdn-action/{__version__}"
+    return session
+
+
+def tls_context(ca_files: tuple[CaFile, ...]) -> ssl.SSLContext:
+    """urllib3's TLS defaults, certifi's CAs and the extra files (checked by ``network``
+    when the settings loaded), with sockets that keep the deadline."""
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    context.load_verify_locations(cafile=requests.certs.where())
+    for ca_file in ca_files:
+        context.load_verify_locations(cafile=ca_file.path)
+    context.sslsocket_class = _BoundedTlsSocket
+    return context
+
+
+class _Session(requests.Session):
+    def __init__(self, network: Network) -> None:
+        super().__init__()
+        self.trust_env = False
+        self.network = network
+
+    def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any,
+                                   verify: Any, cert: Any) -> dict[str, Any]:
+        """What requests would read from ``os.environ``, from the run's ``Network``."""
+        proxy = self.network.proxy_for(str(url))
+        scheme = urlsplit(str(url)).scheme.lower()
+        return {"proxies": {scheme: proxy.url} if proxy else {}, "stream": stream,
+                "verify": True, "cert": None}
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with one TLS context for every pool (the proxies' too) and
+    connections whose sockets keep the deadline."""
+
+    def __init__(self, context: ssl.SSLContext, pool_size: int) -> None:
+        self._context = context
+        super().__init__(pool_connections=4, pool_maxsize=pool_size)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, ssl_context=self._context,
+                                 **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, ssl_context=self._context,
+                                            proxy_ssl_context=self._context, **proxy_kwargs)
+        manager.pool_classes_by_scheme = POOLS
+        return manager
+
+    def close(self) -> None:
+        """Close every pooled connection now: urllib3 2 drops its pools on ``clear()``
+        and leaves their idle sockets to the garbage collector."""
+        for manager in (self.poolmanager, *self.proxy_manager.values()):
+            for key in manager.pools.keys():  # noqa: SIM118 -- a copy: no iterating it
+                pool = manager.pools.get(key)
+                if pool is not None:
+                    pool.close()
+        super().close()
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Always verify, against the context's CAs (requests would load its bundle into
+        the shared context again for every new connection)."""
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+# -- sockets that keep the deadline ----------------------------------------------------------
+_deadline = threading.local()  # .at: time.monotonic() by which this thread's request ends
+
+
+def _arm(sock: socket.socket) -> None:
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return
+    left = at - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the request's time is up")
+    sock.settimeout(left)
+
+
+def _bounded(base: type[socket.socket], names: tuple[str, ...]) -> Any:
+    """``base`` whose methods ``names`` first give the socket only the time left."""
+
+    def arming(name: str) -> Any:
+        inner = getattr(base, name)
+
+        def method(self: socket.socket, *args: Any, **kwargs: Any) -> Any:
+            _arm(self)
+            return inner(self, *args, **kwargs)
+
+        return method
+
+    return type(f"Bounded{base.__name__}", (base,), {name: arming(name) for name in names})
+
+
+# Every read and write of a TCP socket; of a TLS one, each record and the handshake.
+_BoundedSocket = _bounded(socket.socket, ("recv", "recv_into", "send", "sendall"))
+_BoundedTlsSocket = _bounded(ssl.SSLSocket, ("do_handshake", "read", "recv_into", "write",
+                                             "send"))
+
+
+def _adopt(sock: socket.socket) -> socket.socket:
+    """The same connected socket as a ``_BoundedSocket``."""
+    bounded = _BoundedSocket(sock.family, sock.type, sock.proto, fileno=sock.fileno())
+    bounded.settimeout(sock.gettimeout())
+    sock.detach()  # the descriptor now belongs to ``bounded`` alone
+    return bounded
+
+
+def _connect_within(connection: Any) -> None:
+    """Connect with the time left (a pooled connection object connects again later)."""
+    at = getattr(_deadline, "at", None)
+    if at is not None:
+        connection.timeout = max(at - time.monotonic(), 0.001)
+
+
+class _Connection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        _connect_within(self)
+        return _adopt(super()._new_conn())
+
+
+class _TlsConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:  # the TCP part, before any tunnel and TLS
+        _connect_within(self)
+        return _adopt(super()._new_conn())
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TlsPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _TlsConnection
+
+
+POOLS = {"http": _Pool, "https": _TlsPool}
+
+
+# -- one request -----------------------------------------------------------------------------
+@contextlib.contextmanager
+def exchange(session: requests.Session, method: str, url: str, *, data: bytes | None = None,
+             headers: Mapping[str, str] | None = None, timeout: float,
+             hint: str = NETWORK_HINT) -> Iterator[requests.Response]:
+    """One request whose answer is read inside the ``with`` block (``read_body``), all
+    within ``timeout`` seconds, never following a redirect (a 3xx is the answer).
+
+    A failure with no answer raises ``Transient``/``Permanent`` naming the cause, ``hint``
+    saying what to check; so does a proxy's 407. The connection is closed on the way out,
+    or back in the pool when the whole answer was read.
+    """
+    network = getattr(session, "network", None) or Network()
+    proxy = network.proxy_for(url)
+    outer, _deadline.at = getattr(_deadline, "at", None), time.monotonic() + timeout
+    response = None
+    try:
+        response = session.request(method, url, data=data, headers=dict(headers or {}),
+                                   timeout=(timeout, timeout), allow_redirects=False,
+                                   stream=True)
+        if response.status_code == 407 and proxy is not None:
+            refused = proxy_refused(proxy, url, 407, response.reason or "", hint)
+            raise Permanent(refused.text, stop_all=refused.stops_all)
+        yield response
+    except (requests.RequestException, urllib3.exceptions.HTTPError,
+            http.client.HTTPException, OSError) as error:
+        cause = describe(error, url, proxy, timeout, hint)
+        if cause.permanent:
+            raise Permanent(cause.text, stop_all=cause.stops_all) from error
+        raise Transient(cause.text) from error
+    finally:
+        _deadline.at = outer
+        if response is not None:
+            response.close()
+
+
+def read_body(response: requests.Response, max_body: int | None = None,
+              sink: Callable[[bytes], object] | None = None) -> bytes:
+    """The body of ``exchange``'s answer, decoded as its ``Content-Encoding`` says, before
+    the exchange's deadline. With ``sink``, each piece goes there instead (and b"" is
+    returned), so a large body is never held whole. More than ``max_body`` bytes is
+    ``Permanent``."""
+    deadline = getattr(_deadline, "at", None) or float("inf")
+    chunks, size = [], 0
+    for chunk in response.raw.stream(CHUNK, decode_content=True):
+        size += len(chunk)
+        if max_body is not None and size > max_body:
+            host = clean_text(urlsplit(response.url).hostname or "?", 100)
+            raise Permanent(f"the answer from {host} is larger than {max_body} bytes")
+        if sink is None:
+            chunks.append(chunk)
+        else:
+            sink(chunk)
+        if time.monotonic() >= deadline:
+            raise TimeoutError("the request's time is up")
+    return b"".join(chunks)
+
+
+def request_within(session: requests.Session, method: str, url: str, *,
+                   data: bytes | None = None, headers: Mapping[str, str] | None = None,
+                   timeout: float, max_body: int | None = None) -> requests.Response:
+    """Send one API request and read its whole answer within ``timeout`` seconds.
+
+    Returns the response with its body read (``content``, ``text``, ``json()`` as in
+    requests); raises ``Transient``/``Permanent`` naming the cause. A redirect is
+    ``Permanent``: the signed call goes to api-endpoint and nowhere else.
+    """
+    with exchange(session, method, url, data=data, headers=headers,
+                  timeout=timeout) as response:
+        code = response.status_code
+        if 300 <= code < 400:
+            raise Permanent(redirect_message(code, response.headers.get("Location", "")))
+        response._content = read_body(response, max_body)  # what ``content`` would read
+        response._content_consumed = True
+        return response
+
+
+def post_within(session: requests.Session, url: str, data: bytes,
+                headers: Mapping[str, str], timeout: float) -> requests.Response:
+    """POST ``data`` and read the whole answer within ``timeout`` seconds."""
+    return request_within(session, "POST", url, data=data, headers=headers, timeout=timeout)
+
+
+def redirect_message(code: int, location: str) -> str:
+    """Why a redirect failed the call, naming the host it pointed to."""
+    try:
+        host = urlsplit(location).hostname or ""
+    except ValueError:
+        host = ""
+    where = f"to {clean_text(host, 100)}" if host else (
+        "to another path" if location else "without a Location")
+    return (f"HTTP {code}: the API redirected {where}; redirects are never followed, so the "
+            "signed call goes to api-endpoint only: check api-endpoint")
