@@ -16,8 +16,8 @@ command stands in for the runner's passwordless one when the tests run as root. 
 ``action`` job's ``uses: ./`` builds the Dockerfile: its image is built here once, with
 host networking, under the name act gives it, and act runs it (``--rebuild=false``).
 
-The ``runners`` job is not run here: it is ``pytest -m runners``, the suites this module
-belongs to, which run on this machine directly (under act they would run act in act).
+The ``runners`` job runs the runner suites, so act runs act there; it leaves this module
+out (``--ignore``), so nothing runs itself.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ act = test_runner_act.act  # the pinned act, as the act suite finds it
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 STAND_INS = Path(__file__).resolve().parent / "ci_stand_ins"
-SKIPPED_JOBS = {"runners": "the runner suites run on this machine directly"}
 # act's name for the image of the Docker action at the root of the repository (uses: ./)
 ROOT_ACTION_IMAGE = "act-dockeraction:latest"
 
@@ -53,8 +52,6 @@ def job_runs() -> list[tuple[str, str]]:
     """(job, matrix entry) for each job of ci.yml; "" where the job has no matrix."""
     runs = []
     for name, job in ci()["jobs"].items():
-        if name in SKIPPED_JOBS:
-            continue
         versions = (job.get("strategy") or {}).get("matrix", {}).get("python")
         runs += [(name, f"python:{v}") for v in versions] if versions else [(name, "")]
     return runs
@@ -142,8 +139,8 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def root_action_image(snapshot: Path, tmp_path_factory: pytest.TempPathFactory
                       ) -> Iterator[str]:
-    """The image act would build for ``uses: ./``, built from the snapshot; removed after
-    (by name: an image another checkout tags stays)."""
+    """The image act would build for ``uses: ./``, built from the snapshot, and its tag
+    removed after (act's name for it cannot be told apart per checkout)."""
     log = tmp_path_factory.mktemp("ci-image") / "build.log"
     build_action_image(snapshot, [ROOT_ACTION_IMAGE], log)
     yield ROOT_ACTION_IMAGE
@@ -168,10 +165,12 @@ def run_job(act: str, snapshot: Path, tools: Path, root: Path, job: str, matrix:
         command += ["--matrix", matrix]
     env = {"PATH": os.pathsep.join([str(tools), "/usr/local/bin", "/usr/bin", "/bin"]),
            "HOME": str(home), "LANG": "C.UTF-8",
-           # not the job's business, only this machine's: one pip cache for the module,
-           # and the image tags of this checkout (another may build on the same engine)
-           "PIP_CACHE_DIR": str(root.parent / "pip-cache")}
-    for name in ("DOCKER_HOST", "JDCDN_TEST_IMAGE"):
+           "PIP_CACHE_DIR": str(root.parent / "pip-cache")}  # one cache for the module
+    # Not the jobs' business, only this machine's: its Docker engine, the image tags of
+    # this checkout (another may build on the same engine), and how it reaches the package
+    # registries (a proxy, or a CA that npm with --prefix reads only from the environment).
+    for name in ("DOCKER_HOST", "JDCDN_TEST_IMAGE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY",
+                 "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
         if os.environ.get(name):
             env[name] = os.environ[name]
     return subprocess.run(command, cwd=snapshot, env=env, capture_output=True, text=True,
