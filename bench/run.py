@@ -58,7 +58,8 @@ def bench_planning(sizes: list[int]) -> list[dict]:
     rows = []
     for n in sizes:
         out = subprocess.run([sys.executable, "-c", PLAN_SCRIPT, str(n)], cwd=ROOT,
-                             capture_output=True, text=True, check=True, timeout=600)
+                             env=command_env(), capture_output=True, text=True, check=True,
+                             timeout=600)
         result = json.loads(out.stdout)
         rows.append({"paths": n, "seconds": round(result["seconds"], 4),
                      "us_per_path": round(result["seconds"] / n * 1e6, 2),
@@ -168,11 +169,24 @@ def bench_signing(repeat: int) -> list[dict]:
     return rows
 
 
+def command_env() -> dict[str, str]:
+    """The environment of the command's runs: a plain shell's, whatever this script runs
+    under. A CI runner's own variables (GITHUB_ACTIONS turns errors into annotations on
+    stdout, GITHUB_OUTPUT would receive the runs' outputs, INPUT_*/JDCDN_* are settings)
+    must not change what is measured."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"),
+           "LANG": "C.UTF-8", "PYTHONPATH": str(ROOT)}
+    if os.environ.get("TMPDIR"):
+        env["TMPDIR"] = os.environ["TMPDIR"]
+    return env
+
+
 def _median_run(argv: list[str], repeat: int, cwd: str) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(argv, cwd=cwd, capture_output=True, check=True, timeout=60)
+        subprocess.run(argv, cwd=cwd, capture_output=True, check=True, timeout=60,
+                       env=command_env())
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -189,7 +203,6 @@ def bench_startup(repeat: int) -> list[dict]:
          [*env_py, "-m", "jdcdn_action", "--dry-run", "--base-url",
           "https://www.example.com/", *paths]),
     ]
-    os.environ["PYTHONPATH"] = str(ROOT)
     try:
         rows = [{"command": name, "seconds": round(_median_run(argv, repeat, work), 4)}
                 for name, argv in cases]
@@ -216,7 +229,7 @@ def bench_paths_file(paths: int) -> list[dict]:
         for _ in range(3):
             start = time.perf_counter()
             done = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=120,
-                                  env=os.environ | {"PYTHONPATH": str(ROOT)})
+                                  env=command_env())
             times.append(time.perf_counter() - start)
             assert done.returncode == 2 and "max-urls" in done.stderr, done.stderr
         import yaml

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from jdcdn_action.exceptions import InputError
+from jdcdn_action.yamltext import load_yaml, yaml_type
 
 Kind = Literal["file", "dir"]
 
@@ -86,7 +87,7 @@ def parse_paths(text: str, origin: str = "paths") -> list[Entry]:
         data = load_yaml(stripped, origin)
         if not isinstance(data, list):
             raise InputError(f"{origin}: this looks like a YAML list but is "
-                             f"{_yaml_type(data)}; {SHAPES}.")
+                             f"{yaml_type(data)}; {SHAPES}.")
         return entries_from_yaml(data, origin)
     mapping = any(MAPPING_LINE.match(line) for line in content)
     if any(items) and not mapping:
@@ -99,68 +100,6 @@ def parse_paths(text: str, origin: str = "paths") -> list[Entry]:
         raise InputError(f"{origin}: cannot tell what this is (a line looks like a YAML key "
                          f"but the text is not a mapping); {SHAPES}.")
     return [Entry(check_entry_text(line, origin), origin) for line in content]
-
-
-# YAML reads these as line breaks inside a plain name, changing it silently.
-YAML_BREAKS = re.compile("[\x85\u2028\u2029]")
-MAX_DEPTH = 20  # a paths list is two levels deep at most: deeper is a mistake
-STR_TAG = "tag:yaml.org,2002:str"
-
-
-def load_yaml(text: str, origin: str) -> object:
-    """Parse YAML into lists, dicts and strings; a key given twice is an error (YAML
-    itself would let the second silently replace the first).
-
-    The document is composed with libyaml's C parser where PyYAML has it (the pure one
-    otherwise), and turned into values here: strings as they are, the few other scalars
-    through PyYAML's safe constructor. That halves the time for a large paths file.
-    """
-    import yaml  # imported late: a run without YAML input starts faster
-
-    odd = YAML_BREAKS.search(text)
-    if odd:
-        raise InputError(f"{origin}: contains U+{ord(odd.group()):04X}, which YAML reads as a "
-                         "line break inside a name; write it as an escape in a "
-                         "double-quoted item (\"\\u2028\").")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        node = yaml.compose(text, Loader=loader)
-        return _value(node, yaml.constructor.SafeConstructor(), origin, 0)
-    except RecursionError:
-        raise InputError(f"{origin}: the YAML is nested too deeply; a paths list is a list "
-                         "of strings (or 'files'/'dirs' lists of strings).") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise InputError(f"{origin}: malformed YAML{where}: {problem}.") from None
-
-
-def _value(node: object, constructor: object, origin: str, depth: int) -> object:
-    import yaml
-
-    if depth > MAX_DEPTH:
-        raise RecursionError
-    if node is None:
-        return None
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag == STR_TAG:
-            return node.value
-        return constructor.construct_object(node)  # type: ignore[attr-defined]
-    if isinstance(node, yaml.SequenceNode):
-        return [_value(item, constructor, origin, depth + 1) for item in node.value]
-    assert isinstance(node, yaml.MappingNode)
-    mapping: dict[object, object] = {}
-    for key_node, value_node in node.value:
-        key = _value(key_node, constructor, origin, depth + 1)
-        if not isinstance(key, str | int | float | bool | None):
-            raise InputError(f"{origin}: a key at line {key_node.start_mark.line + 1} is "
-                             f"{_yaml_type(key)}; the keys are 'files' and 'dirs'.")
-        if key in mapping:
-            raise InputError(f"{origin}: the key {key!r} is given twice (line "
-                             f"{key_node.start_mark.line + 1}); merge the two lists into one.")
-        mapping[key] = _value(value_node, constructor, origin, depth + 1)
-    return mapping
 
 
 def entries_from_yaml(data: object, origin: str) -> list[Entry]:
@@ -183,39 +122,25 @@ def entries_from_yaml(data: object, origin: str) -> list[Entry]:
         return entries
     raise InputError(
         f"{origin}: expected a list of paths (or a mapping with 'files'/'dirs'), "
-        f"got {_yaml_type(data)}."
+        f"got {yaml_type(data)}."
     )
 
 
 def _entries_from_list(items: object, origin: str, kind: Kind | None) -> list[Entry]:
     if not isinstance(items, list):
-        raise InputError(f"{origin}: expected a list, got {_yaml_type(items)}; "
+        raise InputError(f"{origin}: expected a list, got {yaml_type(items)}; "
                          "write one '- path' line per entry (or [] for none).")
     entries = []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, str):
             raise InputError(
-                f"{origin}: item {number} is {_yaml_type(item)}, not a string; "
+                f"{origin}: item {number} is {yaml_type(item)}, not a string; "
                 "quote it (e.g. - \"404.html\")."
             )
         text = item.strip()
         if text:
             entries.append(Entry(check_entry_text(text, origin), origin, kind))
     return entries
-
-
-def _yaml_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return f"a number ({value})"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}"
 
 
 def read_paths_file(path: str) -> list[Entry]:

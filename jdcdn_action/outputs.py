@@ -7,6 +7,7 @@ import json
 import os
 from typing import TYPE_CHECKING
 
+from jdcdn_action.console import printable
 from jdcdn_action.exceptions import InputError, JdcdnError
 from jdcdn_action.report import build_report, write_report
 from jdcdn_action.results import RunResult
@@ -25,13 +26,13 @@ def output_values(result: RunResult, report_file: str) -> dict[str, str]:
     """The step outputs of the contract, as strings."""
     task_ids = result.task_ids
     return {
-        "task-ids": json.dumps(task_ids),
-        "task-id": task_ids[0] if task_ids else "",
-        "urls": json.dumps(list(result.plan.files), ensure_ascii=False),
-        "dirs": json.dumps(list(result.plan.dirs), ensure_ascii=False),
-        "failed": json.dumps(result.failed, ensure_ascii=False),
-        "pending-task-ids": json.dumps(result.pending_task_ids),
-        "prefetch-task-ids": json.dumps(result.prefetch_task_ids),
+        "task-ids": output_json(task_ids),
+        "task-id": output_id(task_ids[0]) if task_ids else "",
+        "urls": output_json(list(result.plan.files), ensure_ascii=False),
+        "dirs": output_json(list(result.plan.dirs), ensure_ascii=False),
+        "failed": output_json(result.failed, ensure_ascii=False),
+        "pending-task-ids": output_json(result.pending_task_ids),
+        "prefetch-task-ids": output_json(result.prefetch_task_ids),
         "url-count": str(len(result.plan.files)),
         "dir-count": str(len(result.plan.dirs)),
         "batch-count": str(len(result.batches)),
@@ -39,6 +40,25 @@ def output_values(result: RunResult, report_file: str) -> dict[str, str]:
         "stale": json.dumps(result.stale, ensure_ascii=False),
         "verified-count": str(len(result.verification.fresh) if result.verification else 0),
     }
+
+
+# A later step may paste an output into its script (``run: echo ${{ steps.x.outputs.task-id
+# }}``), and the runner reads what that prints for workflow commands: a line whose trimmed
+# text starts with "::", or "##[" anywhere.
+def output_id(task_id: str) -> str:
+    """A task ID as one inert line: control characters as ``\\uXXXX`` (its printed form),
+    and the ":" or "[" that would start a workflow command the same way. Ordinary IDs
+    are unchanged."""
+    text = printable(task_id)
+    if text.lstrip().startswith("::"):
+        text = text.replace(":", "\\u003a", 1)
+    return text.replace("##[", "##\\u005b")
+
+
+def output_json(value: object, ensure_ascii: bool = True) -> str:
+    """JSON for an output; ``##[`` inside a string is written ``##\\u005b``, which decodes
+    to the same text but cannot act as a command where a step echoes the JSON."""
+    return json.dumps(value, ensure_ascii=ensure_ascii).replace("##[", "##\\u005b")
 
 
 def format_github_outputs(values: dict[str, str]) -> str:

@@ -102,7 +102,8 @@ def build_report(settings: Settings, result: RunResult) -> dict[str, Any]:
         "batches": [_batch(r) for r in result.batches],
         "tasks": [
             {"task_id": t.task_id, "kind": t.kind, "state": t.state, "detail": t.detail or None,
-             "failed_urls": None if t.failed_urls is None else list(t.failed_urls)}
+             "failed_urls": None if t.failed_urls is None else list(t.failed_urls),
+             "unconfirmed_urls": list(t.unconfirmed_urls)}
             for t in result.tasks
         ],
         "pending_task_ids": result.pending_task_ids,

@@ -7,12 +7,14 @@ so a URL is either under a task ID or in ``failed``: nothing is lost in between.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from jdcdn_action.api import Quota
+from jdcdn_action.api import Quota, TaskStatus
+from jdcdn_action.console import clean_text, count
 from jdcdn_action.planning import Batch
-from jdcdn_action.urls import UrlPlan
+from jdcdn_action.urls import UrlPlan, url_key
 
 Outcome = Literal["succeeded", "failed", "planned"]
 VerifyOutcome = Literal["fresh", "stale", "unchecked"]
@@ -30,16 +32,53 @@ class BatchResult:
     warning: str = ""  # accepted, but the API did not take every URL (OpenAPI errorCount)
 
 
+# The cause of a URL sent that a finished task does not list as succeeded or failed.
+NO_STATE = "JD reported no state for it"
+
+
 @dataclass(frozen=True)
 class TaskState:
     """A task's final state after waiting (``wait``/``prefetch``). ``failed_urls``: the
-    URLs the API reports failed (OpenAPI); None: a failed task fails all its URLs."""
+    URLs sent that the API reports failed (OpenAPI); None: a failed task fails all its
+    URLs. ``unconfirmed_urls``: URLs sent that the finished task does not report at all;
+    they count as failed (``NO_STATE``)."""
 
     task_id: str
     kind: Literal["refresh", "prefetch"]
     state: Literal["succeeded", "failed", "running", "unknown"]
     detail: str = ""
     failed_urls: tuple[str, ...] | None = None
+    unconfirmed_urls: tuple[str, ...] = ()
+
+
+def settle(task_id: str, kind: Literal["refresh", "prefetch"], status: TaskStatus,
+           sent: Sequence[str]) -> TaskState:
+    """The state of a task's URLs ``sent``, from what the API reports of it.
+
+    The API may spell a URL another way than it was sent, so both are compared by
+    ``url_key``. A URL is confirmed only by its own ``success``: one the finished task does
+    not list is unconfirmed, and a failed URL that matches none sent fails them all (which
+    one it meant cannot be told).
+    """
+    if status.state == "running" or status.failed_urls is None:
+        return TaskState(task_id, kind, status.state, status.message, status.failed_urls)
+    sent_by_key: dict[str, list[str]] = {}
+    for url in sent:
+        sent_by_key.setdefault(url_key(url), []).append(url)
+    failed: set[str] = set()
+    for listed in status.failed_urls:
+        matched = sent_by_key.get(url_key(listed))
+        if not matched:
+            return TaskState(task_id, kind, "failed", f"JD reports the URL "
+                             f"{clean_text(listed, 120)} failed, which matches no URL sent")
+        failed.update(matched)
+    succeeded = {url for listed in status.succeeded_urls or ()
+                 for url in sent_by_key.get(url_key(listed), ())}
+    unconfirmed = tuple(url for url in sent if url not in failed and url not in succeeded)
+    detail = status.message or (f"{count(len(unconfirmed), 'URL')} sent not in its list "
+                                f"({NO_STATE})" if unconfirmed else "")
+    return TaskState(task_id, kind, "failed" if failed or unconfirmed else "succeeded",
+                     detail, tuple(url for url in sent if url in failed), unconfirmed)
 
 
 @dataclass(frozen=True)
@@ -125,7 +164,8 @@ class RunResult:
 
     def _lost(self, results: list[BatchResult], kind: str) -> list[str]:
         """The URLs of ``results`` not refreshed: every URL of a failed call, and of a
-        failed task those the API names (all of them where it names none)."""
+        failed task those the API names failed or left unconfirmed (all of them where it
+        names none)."""
         failed = {t.task_id: t for t in self.tasks if t.kind == kind and t.state == "failed"}
         lost = []
         for result in results:
@@ -133,7 +173,7 @@ class RunResult:
             if result.outcome == "failed" or (task and task.failed_urls is None):
                 lost += result.batch.instances
             elif task:
-                named = set(task.failed_urls or ())
+                named = {*(task.failed_urls or ()), *task.unconfirmed_urls}
                 lost += [url for url in result.batch.instances if url in named]
         return lost
 
@@ -170,6 +210,9 @@ class RunResult:
                                                or r.task_id in failed_tasks)]:
             if result.outcome == "failed":
                 causes[result.cause or result.error or "unknown"] += 1
+            elif failed_tasks[result.task_id].failed_urls == ():  # only unconfirmed URLs
+                causes[f"the task finished, but {NO_STATE} (a URL sent that JD did not "
+                       "list)"] += 1
             else:
                 detail = failed_tasks[result.task_id].detail
                 causes["JD reports the task failed" + (f" ({detail})" if detail else "")] += 1

@@ -5,6 +5,7 @@ Pure functions: the same entries always give the same sorted, de-duplicated URLs
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ PATH_SAFE = "/!$&'()*+,;=:@~"
 # Everything that may appear in a URL as written (reserved, unreserved and '%').
 URL_SAFE = ":/?#[]@!$&'()*+,;=~%"
 BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -73,6 +76,24 @@ def refuse_user_info(text: str, origin: str) -> None:
     if shown != text:
         raise InputError(f"{origin}: the URL {show(shown)} contains a user name or password "
                          "(user@ or user:pw@); remove it: the CDN never sees one.")
+
+
+def url_key(url: str) -> str:
+    """One spelling for the URLs a server may write another way than they were sent
+    (JD lists ``.../文档/a.html`` for ``.../%E6%96%87%E6%A1%A3/a.html``): non-ASCII and
+    other characters that may not stand in a URL percent-encoded as UTF-8, escapes in
+    upper case, escapes of unreserved characters decoded, scheme and host lower-cased.
+    Reserved characters keep their spelling (``%2F`` is not ``/``). Only for comparing:
+    never sent."""
+    url = url.strip()
+    with contextlib.suppress(InputError, ValueError):  # odd text is compared as written
+        url = encode_absolute_url(url)
+    return ESCAPE.sub(_normal_escape, url)
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group()[1:], 16))
+    return char if char in UNRESERVED else match.group().upper()
 
 
 def check_absolute_url(text: str, origin: str) -> None:

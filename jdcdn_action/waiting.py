@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from jdcdn_action.console import Console, count, printable
 from jdcdn_action.exceptions import internal_error
-from jdcdn_action.results import BatchResult, TaskState
+from jdcdn_action.results import BatchResult, TaskState, settle
 
 if TYPE_CHECKING:
     from jdcdn_action.api import Backend
@@ -120,8 +120,7 @@ def wait_for_tasks(
             return [TaskState(t, kind, "unknown", f"no answer to the status query: "
                               f"{outcome.error}") for t in task_ids]
         answered = outcome.value
-        return [TaskState(t, kind, answered[t].state, answered[t].message,
-                          answered[t].failed_urls) if t in answered
+        return [settle(t, kind, answered[t], batches[t].batch.instances) if t in answered
                 else TaskState(t, kind, "running") for t in task_ids]
 
     def heartbeat_line() -> None:
@@ -157,10 +156,8 @@ def wait_for_tasks(
                 if state.state == "succeeded":
                     console.info(f"{label(task_id)}: succeeded after {took}.")
                 elif state.state == "failed" and state.failed_urls is not None:
-                    urls = state.failed_urls
-                    first = f": {urls[0]}" + (" ..." if len(urls) > 1 else "") if urls else ""
-                    console.warning(f"{label(task_id)}: JD reports {len(urls)} of its URLs "
-                                    f"failed after {took}{first}.", title=f"{kind} task failed")
+                    console.warning(f"{label(task_id)}: finished after {took}; "
+                                    f"{_url_failures(state)}.", title=f"{kind} task failed")
                 elif state.state == "failed":
                     console.warning(f"{label(task_id)}: JD reports the task failed after "
                                     f"{took}{detail}.", title=f"{kind} task failed")
@@ -188,6 +185,16 @@ def wait_for_tasks(
     return list(states.values())
 
 
+def _url_failures(state: TaskState) -> str:
+    """What JD said of the URLs of a finished task: which failed, which it did not list."""
+    parts = []
+    for urls, what in ((state.failed_urls or (), "JD reports {} of its URLs failed"),
+                       (state.unconfirmed_urls, "JD reported no state for {} of its URLs "
+                                                "(counted as failed)")):
+        if urls:
+            parts.append(what.format(len(urls)) + f": {urls[0]}"
+                         + (" ..." if len(urls) > 1 else ""))
+    return "; ".join(parts) or "JD reports the task failed"
 
 
 def _seconds(value: float) -> str:

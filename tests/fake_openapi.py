@@ -21,7 +21,9 @@ the signature is checked, as an IAM policy without that action).
 It is scripted like :class:`tests.fake_jd.FakeJd`: :meth:`FakeOpenApi.script` queues
 :class:`Fault` objects per path (``http``, ``html``, ``sleep``, ``reset``, and ``jd``, an
 error envelope: see :class:`ErrorFault`); tasks move from ``running`` to their end state
-by kind (``task_script``) or by URL (``slow_instances``, ``fail_instances``).
+by kind (``task_script``) or by URL (``slow_instances``, ``fail_instances``), and their
+``urlTasks`` can spell URLs another way, leave some out, or list only those done so far
+(``url_spelling``, ``unlisted_instances``, ``list_running``).
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ class RefreshTask:
     url_polls: dict[str, int]  # URL -> polls it stays running
     failed_urls: set[str]
     polls: int = 0
+    spelling: Callable[[str], str] = str  # how urlTasks writes a URL
+    unlisted: frozenset[str] = frozenset()  # URLs urlTasks never lists
+    list_running: bool = True  # False: a running URL is left out of urlTasks
 
     def url_status(self, url: str) -> str:
         if self.polls <= self.url_polls.get(url, 0):
@@ -109,14 +114,16 @@ class RefreshTask:
         done = [s for s in statuses.values() if s != "running"]
         failed = sum(s == "failed" for s in done)
         status = "running" if len(done) < len(statuses) else "failed" if failed else "success"
+        listed = {url: s for url, s in statuses.items() if url not in self.unlisted
+                  and (self.list_running or s != "running")}
         return {
             "taskId": self.task_id, "taskType": self.task_type, "taskStatus": status,
             "success": round(100 * (len(done) - failed) / len(self.urls), 2),
             "failed": round(100 * failed / len(self.urls), 2),
             "retryStatus": None,
             "createDate": self.created.strftime("%Y-%m-%d %H:%M:%S"),
-            "urlTasks": [{"url": url, "taskType": self.task_type, "status": s}
-                         for url, s in statuses.items()],
+            "urlTasks": [{"url": self.spelling(url), "taskType": self.task_type, "status": s}
+                         for url, s in listed.items()],
         }
 
 
@@ -171,6 +178,12 @@ class FakeOpenApi(LoopbackServer):
         self.task_script: dict[str, tuple[int, str]] = {}  # by type: (polls, final status)
         self.fail_instances: set[str] = set()  # URLs that end failed in their tasks
         self.slow_instances: dict[str, int] = {}  # URL -> polls it stays running
+        # How the task queries answer, as JD may: urlTasks spelling URLs another way
+        # (``urllib.parse.unquote``: decoded), leaving some out, or listing only the URLs
+        # done so far while the task runs.
+        self.url_spelling: Callable[[str], str] = str
+        self.unlisted_instances: set[str] = set()
+        self.list_running = True
         self.used: dict[str, int] = dict.fromkeys(DAILY_QUOTA, 0)
         self.nonces: dict[str, float] = {}  # nonce -> when seen (monotonic)
         self.die_after: int | None = None  # after this many requests, act as a dead host
@@ -367,7 +380,10 @@ class FakeOpenApi(LoopbackServer):
         failed |= foreign | (set(urls) & self.fail_instances)
         url_polls = {url: max(polls, self.slow_instances.get(url, 0)) for url in urls}
         task_id = self.task_id_factory()
-        task = RefreshTask(task_id, task_type, list(urls), self.clock(), url_polls, failed)
+        task = RefreshTask(task_id, task_type, list(urls), self.clock(), url_polls, failed,
+                           spelling=self.url_spelling,
+                           unlisted=frozenset(self.unlisted_instances),
+                           list_running=self.list_running)
         with self.lock:
             self.tasks[task_id] = task
         return task

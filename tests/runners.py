@@ -93,17 +93,27 @@ def build_images(scratch: Path) -> Images:
         tagged = _docker("tag", base, default)
         assert tagged.returncode == 0, tagged.stderr
     context = copy_action(scratch)
+    build_action_image(context, [ACT_IMAGE, GITLAB_IMAGE], scratch / "build.log")
+    _built.append(Images(ACT_IMAGE, GITLAB_IMAGE))
+    return _built[0]
+
+
+def build_action_image(context: Path, tags: list[str], log: Path) -> None:
+    """``docker build`` of the Dockerfile in ``context`` as act would build it (the
+    classic builder, FROM the Dockerfile's default base), but on the host's network; the
+    default base must be present (``build_images`` tags it)."""
+    default = dockerfile_default_base()
+    if _docker("image", "inspect", default).returncode != 0:
+        unavailable(f"the base image {default} is not present")
     env = os.environ | {"DOCKER_BUILDKIT": "0"}  # the classic builder, as act uses
-    log = scratch / "build.log"
+    tag_args = [arg for tag in tags for arg in ("--tag", tag)]
     with log.open("w") as handle:
-        done = subprocess.run(["docker", "build", "--network", "host", "--tag", ACT_IMAGE,
-                               "--tag", GITLAB_IMAGE, *_pip_build_args(), str(context)],
+        done = subprocess.run(["docker", "build", "--network", "host", *tag_args,
+                               *_pip_build_args(), str(context)],
                               stdout=handle, stderr=subprocess.STDOUT, env=env, timeout=1200,
                               stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         pytest.fail(f"docker build failed:\n{log.read_text()[-4000:]}")
-    _built.append(Images(ACT_IMAGE, GITLAB_IMAGE))
-    return _built[0]
 
 
 def copy_action(parent: Path, folder: str = ACTION_FOLDER) -> Path:

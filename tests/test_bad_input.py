@@ -65,7 +65,12 @@ CASES = [
      "paths: the key 'files' is given twice (line 3)"),
     ("paths-mapping-then-line", [], {"JDCDN_PATHS": "files:\n  - a\nb.html\n"},
      "paths: malformed YAML"),
-    ("paths-deep", [], {"JDCDN_PATHS": "[" * 5000 + "]" * 5000}, "paths: "),
+    ("paths-deep", [], {"JDCDN_PATHS": "[" * 5000 + "]" * 5000}, "paths: the YAML is nested "
+     "too deeply"),
+    ("paths-alias", [], {"JDCDN_PATHS": "- &a a.css\n- *a\n"},
+     "paths: YAML anchors and aliases are not accepted (&a at line 1)"),
+    ("paths-anchor-mapping", [], {"JDCDN_PATHS": "files: &f [a.css]\ndirs: *f\n"},
+     "paths: YAML anchors and aliases are not accepted (&f at line 1)"),
     ("paths-u2028-in-yaml", [], {"JDCDN_PATHS": "- a\u2028b.html"}, "contains U+2028"),
     ("url-user-info", [], {"JDCDN_PATHS": "https://user:pw@www.example.com/a"},
      "user name or password"),
@@ -123,7 +128,8 @@ FILE_CASES = [
     ("control", b'- "a\\rb"\n', "control character (U+000D)"),
     ("key-twice", b"dirs: [a/]\nfiles: [a]\ndirs: [b/]\n", "the key 'dirs' is given twice"),
     ("deep", b"- " * 3000 + b"a\n", "paths-file"),
-    ("deep-flow", b"[" * 20000 + b"]" * 20000, "paths-file"),
+    ("deep-flow", b"[" * 20000 + b"]" * 20000, "the YAML is nested too deeply (line 1)"),
+    ("alias", b"files: [a.css]\ndirs: *d\n", "anchors and aliases are not accepted (*d"),
 ]
 
 

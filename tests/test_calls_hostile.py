@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from jdcdn_action.console import printable
 from tests.fake_jd import Fault
 from tests.loopback import LoopbackHandler, LoopbackServer
 
@@ -112,25 +113,39 @@ def test_a_trickling_poll_cannot_stretch_wait_timeout(run_cli, fake_jd, jd_env):
 
 
 # -- task IDs --------------------------------------------------------------------------------
-ODD_IDS = ["2024/11/28:Zm9v+YmFy=", "id with spaces, and a comma", "x\n::error::injected",
-           "50%25 ##[warning]done", "任务-1"]
+# (task ID, the task-id output): ordinary IDs as they are; an ID that a later step's
+# `echo ${{ steps.x.outputs.task-id }}` would turn into a workflow command in its printed
+# form, every character that would start one as \uXXXX.
+ODD_IDS = [("2024/11/28:Zm9v+YmFy=", "2024/11/28:Zm9v+YmFy="),
+           ("id with spaces, and a comma", "id with spaces, and a comma"),
+           ("x\n::error::injected", "x\\u000a::error::injected"),
+           ("x\r\n::warning::crlf", "x\\u000d\\u000a::warning::crlf"),
+           ("50%25 ##[warning]done", "50%25 ##\\u005bwarning]done"),
+           ("::error::at the start", "\\u003a:error::at the start"),
+           ("  ::notice::indented", "  \\u003a:notice::indented"),
+           ("a::b::c", "a::b::c"),
+           ("任务-1", "任务-1")]
 
 
-@pytest.mark.parametrize("task_id", ODD_IDS)
+@pytest.mark.parametrize("task_id, output", ODD_IDS)
 def test_any_task_id_is_accepted_once_and_printed_harmlessly(
-        run_cli, fake_jd, jd_env, task_id):
+        run_cli, fake_jd, jd_env, task_id, output):
     fake_jd.task_id_factory = lambda: task_id
     run = run_paths(run_cli, jd_env, JDCDN_DOTENV="ids.env")
 
     assert run.code == 0, run.log
     assert len(fake_jd.requests()) == 1  # accepted once, never sent again
     assert run.json_output("task-ids") == [task_id]
-    assert run.outputs["task-id"] == task_id
+    assert run.outputs["task-id"] == output
+    for name, value in run.outputs.items():  # no output, echoed, is a workflow command
+        for line in value.splitlines():
+            assert not line.lstrip().startswith("::") and "##[" not in line, (name, line)
     assert run.report["task_ids"] == [task_id]
     for line in run.stdout.splitlines():  # the ID never acts as a workflow command
         assert not line.startswith("::error"), line
         assert "##[" not in line
-    assert "\\u000a::error::injected" in run.stdout or "\n" not in task_id
+    # printed whole, on one line ("##[" broken up, as in every line the log prints)
+    assert printable(task_id).replace("##[", "#\u200b#[") in run.stdout
     # dotenv: one line per variable, the ID recoverable, nothing injected
     assert set(run.dotenv) >= {"JDCDN_TASK_IDS", "JDCDN_TASK_ID"}
     assert "\n" not in run.dotenv["JDCDN_TASK_ID"] and "," not in run.dotenv["JDCDN_TASK_ID"]

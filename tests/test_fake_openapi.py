@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 import requests
@@ -452,6 +452,22 @@ def test_slow_and_failing_urls(fake_openapi: FakeOpenApi) -> None:
     assert (task["success"], task["failed"]) == (66.67, 33.33)
     assert task["taskType"] == "url"
     dt.datetime.strptime(task["createDate"], "%Y-%m-%d %H:%M:%S")
+
+
+def test_url_tasks_can_spell_omit_or_hold_back_urls(fake_openapi: FakeOpenApi) -> None:
+    encoded, slow, gone = URL + "%E6%96%87%E6%A1%A3.html", URL + "slow.js", URL + "gone.js"
+    fake_openapi.url_spelling = unquote
+    fake_openapi.unlisted_instances.add(gone)
+    fake_openapi.list_running = False
+    fake_openapi.slow_instances[slow] = 1
+    task_id = result(refresh(fake_openapi, "url", [encoded, slow, gone]))["taskId"]
+
+    first, second = (result(query(fake_openapi, [task_id]))["tasks"][0] for _ in range(2))
+    assert first["taskStatus"] == "running"
+    assert {u["url"]: u["status"] for u in first["urlTasks"]} == {URL + "文档.html": "success"}
+    assert second["taskStatus"] == "success"
+    assert {u["url"]: u["status"] for u in second["urlTasks"]} == \
+        {URL + "文档.html": "success", slow: "success"}
 
 
 def test_task_script_by_type(fake_openapi: FakeOpenApi) -> None:

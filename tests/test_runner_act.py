@@ -310,6 +310,28 @@ def test_file_names_made_of_workflow_commands_stay_text(act, images, fake_jd, sc
     assert risky == [], risky
 
 
+def test_a_task_id_made_of_workflow_commands_stays_text_when_a_step_echoes_it(
+        act, images, fake_jd, scratch):
+    """A later step that pastes the task-id output into its script, as workflows do, and
+    echoes it: the ID's newline must not make a second line that the runner takes as a
+    command."""
+    fake_jd.task_id_factory = lambda: "42\n::error::injected by a task ID"
+    run = scratch.run(act, workflow(
+        action(endpoint(fake_jd) | {"username": USERNAME,
+                                    "secret-key": "${{ secrets.JDCDN_SECRET_KEY }}",
+                                    "paths": "index.html"}, id="cdn"),
+        {"name": "echo the task ID", "run": 'echo "id: ${{ steps.cdn.outputs.task-id }}"'}),
+        secrets={"JDCDN_SECRET_KEY": SECRET})
+
+    assert run.code == 0, run.log
+    assert run.step("echo the task ID")[0].endswith("| id: 42\\u000a::error::injected by "
+                                                    "a task ID"), run.log
+    # act shows each output it set as "::set-output::" (not a command the step gave)
+    assert not [line for line in run.commands()
+                if "injected" in line and "::set-output::" not in line], run.log
+    assert json.loads(run.recorded["task-ids"]) == ["42\n::error::injected by a task ID"]
+
+
 WRONG_SECRET = "not-the-right-key-0123456789"
 
 

@@ -30,12 +30,16 @@ class Submitted:
 
 @dataclass(frozen=True)
 class TaskStatus:
-    """A task's state as the API reports it. ``failed_urls`` is None when the API says
-    nothing per URL (legacy): a failed task then fails all its URLs."""
+    """A task's state as the API reports it. ``failed_urls`` and ``succeeded_urls`` are
+    the URLs it lists with that state, as it spells them; both are None when the API says
+    nothing per URL (legacy, or an empty ``urlTasks``): the state then stands for every URL
+    of the task. Which URLs sent they mean is decided against the batch
+    (``results.settle``)."""
 
     state: Literal["running", "succeeded", "failed"]
     message: str = ""
     failed_urls: tuple[str, ...] | None = None
+    succeeded_urls: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

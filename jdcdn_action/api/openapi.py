@@ -142,8 +142,13 @@ def _submitted(result: dict[str, Any]) -> Submitted | None:
 
 
 def _task_states(result: dict[str, Any]) -> dict[str, TaskStatus] | None:
-    """``{taskId: TaskStatus}`` from a queryByIds result. A task's ``urlTasks`` are the
-    truth for its URLs; without them its ``taskStatus`` stands for all of them."""
+    """``{taskId: TaskStatus}`` from a queryByIds result.
+
+    A task is finished only when its ``taskStatus`` is ``success`` or ``failed``: while it
+    runs, a ``urlTasks`` list (partial, or all ``success`` so far) says nothing about the
+    URLs it omits. Once finished, its ``urlTasks`` are the truth for its URLs, by their own
+    ``status``; an empty list leaves ``taskStatus`` standing for all of them.
+    """
     tasks = result.get("tasks")
     if not isinstance(tasks, list):
         return None
@@ -153,16 +158,18 @@ def _task_states(result: dict[str, Any]) -> dict[str, TaskStatus] | None:
             return None
         task_id = task_id_from(task, "taskId")
         state = TASK_STATES.get(str(task.get("taskStatus", "")).lower())
-        if task_id is None or state is None:
+        url_tasks = task.get("urlTasks") or []
+        if task_id is None or state is None or not isinstance(url_tasks, list):
             return None  # an odd answer is asked again rather than believed
-        url_tasks = [u for u in task.get("urlTasks") or [] if isinstance(u, dict)]
-        failed = tuple(str(u.get("url")) for u in url_tasks
-                       if str(u.get("status", "")).lower() == "failed")
-        running = any(str(u.get("status", "")).lower() == "running" for u in url_tasks)
-        if url_tasks:
-            state = "running" if running else "failed" if failed else "succeeded"
-        states[task_id] = TaskStatus(state, "",  # type: ignore[arg-type]
-                                     failed if url_tasks else None)
+        if state == "running" or not url_tasks:
+            states[task_id] = TaskStatus(state)  # type: ignore[arg-type]
+            continue
+        listed = [(str(u.get("url")), str(u.get("status", "")).lower())
+                  for u in url_tasks if isinstance(u, dict)]
+        failed = tuple(url for url, status in listed if status == "failed")
+        succeeded = tuple(url for url, status in listed if status == "success")
+        states[task_id] = TaskStatus("failed" if failed else "succeeded", "", failed,
+                                     succeeded)
     return states
 
 
