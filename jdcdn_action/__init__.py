@@ -1,3 +1,3 @@
 """jdcdn-action: refresh JD Cloud CDN caches from CI."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -205,8 +205,10 @@ PINNED = f"ghcr.io/octo-org/jdcdn-action@{DIGEST}"
 
 
 def release_check(tmp_path: Path, tag: str, action_image: str, component_image: str,
-                  version: str) -> subprocess.CompletedProcess[str]:
+                  version: str, changelog: str = "## [1.2.3] - 2026-12-01"
+                  ) -> subprocess.CompletedProcess[str]:
     """release-check's script, run by sh (as the job's image runs it) in a checkout."""
+    (tmp_path / "CHANGELOG.md").write_text(f"# Changelog\n\n{changelog}\n\n### Added\n- x\n")
     (tmp_path / "templates").mkdir()
     (tmp_path / "jdcdn_action").mkdir()
     (tmp_path / "jdcdn_action" / "__init__.py").write_text(f'__version__ = "{version}"\n')
@@ -226,6 +228,15 @@ def test_release_check_passes_a_pinned_release_and_names_its_version(tmp_path):
     done = release_check(tmp_path, "v1.2.3", f"docker://{PINNED}", PINNED, "1.2.3")
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "release.env").read_text() == "VERSION=1.2.3\n"
+
+
+@pytest.mark.parametrize("heading", ["## [Unreleased]", "## [1.2.3]", "## [1x2x3] - 2026-12-01",
+                                     "## [1.2.30] - 2026-12-01"])
+def test_release_check_needs_a_dated_changelog_entry(tmp_path, heading):
+    done = release_check(tmp_path, "v1.2.3", f"docker://{PINNED}", PINNED, "1.2.3", heading)
+    assert done.returncode != 0
+    assert "CHANGELOG.md has no dated entry for 1.2.3" in done.stdout, done.stdout + done.stderr
+    assert not (tmp_path / "release.env").exists()
 
 
 @pytest.mark.parametrize(("action_image", "component_image", "version", "says"), [

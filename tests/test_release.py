@@ -59,9 +59,13 @@ class Project:
         author.mkdir()
         run_git(author, self.home, "init", "--quiet", "--initial-branch", "main")
         for name in ("action.yml", COMPONENT, ".github/scripts/pin_image.py",
-                     "jdcdn_action/__init__.py"):
+                     "jdcdn_action/__init__.py", "CHANGELOG.md"):
             (author / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ROOT / name, author / name)
+        # The maintainer dates the version's entry before releasing it.
+        changelog = author / "CHANGELOG.md"
+        changelog.write_text(changelog.read_text(encoding="utf-8").replace(
+            "## [Unreleased]", f"## [{VERSION}] - 2026-12-01", 1), encoding="utf-8")
         run_git(author, self.home, "add", "--all")
         run_git(author, self.home, "commit", "--quiet", "-m", "main")
         run_git(author, self.home, "push", "--quiet", self.origin.as_uri(), "main")
@@ -130,6 +134,33 @@ def test_version_check_refuses(project, version, ref, message):
     assert done.returncode != 0
     assert message in done.stdout
     assert project.env_file.read_text() == ""
+
+
+@pytest.mark.parametrize("heading", [None, "## [Unreleased]", f"## [{VERSION}]",
+                                     f"## [{VERSION}] - soon", f"## [{VERSION}.1] - 2026-12-01"])
+def test_version_check_needs_a_dated_changelog_entry_for_the_version(project, heading):
+    changelog = project.checkout / "CHANGELOG.md"
+    text = changelog.read_text(encoding="utf-8")
+    dated = f"## [{VERSION}] - 2026-12-01"
+    assert dated in text
+    changelog.write_text(text.replace(dated, heading or "## Other"), encoding="utf-8")
+    done = project.run(step("check the version"), VERSION=VERSION, REF="refs/heads/main",
+                       OWNER="octo")
+    assert done.returncode != 0
+    assert f"CHANGELOG.md has no dated entry for {VERSION}" in done.stdout
+    assert project.env_file.read_text() == ""
+
+
+def test_the_changelog_has_an_entry_for_the_packages_version_or_unreleased():
+    """Main's changelog says what the next release changes: its version's entry, or an
+    Unreleased one that the release dates."""
+    import re
+
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## \[([^\]]+)\]", text, re.M)
+    assert headings and headings[0] in ("Unreleased", VERSION), headings
+    for section in ("### Added", "### Changed", "### Fixed", "### Security"):
+        assert section in text.split("\n## [", 2)[1], section
 
 
 def test_version_check_refuses_a_component_that_names_an_image_on_main(project):
