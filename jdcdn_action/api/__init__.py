@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from jdcdn_action.api.transport import CallResult, Retrying
+    from jdcdn_action.api.retrying import CallResult, Retrying
 
 SubmitKind = Literal["file", "dir", "prefetch"]
 TaskKind = Literal["refresh", "prefetch"]

@@ -302,12 +302,6 @@ def request_within(session: requests.Session, method: str, url: str, *,
         return response
 
 
-def post_within(session: requests.Session, url: str, data: bytes,
-                headers: Mapping[str, str], timeout: float) -> requests.Response:
-    """POST ``data`` and read the whole answer within ``timeout`` seconds."""
-    return request_within(session, "POST", url, data=data, headers=headers, timeout=timeout)
-
-
 def redirect_message(code: int, location: str) -> str:
     """Why a redirect failed the call, naming the host it pointed to."""
     try:
