@@ -41,7 +41,7 @@ text = "\n".join(f"assets/dir{i % 997}/file-{i}.js" for i in range(n))
 start = time.perf_counter()
 from jdcdn_action.entries import parse_paths
 from jdcdn_action.batches import plan_batches
-from jdcdn_action.settings import parse_base_url
+from jdcdn_action.settings_values import parse_base_url
 from jdcdn_action.urls import map_entries
 entries = parse_paths(text)
 plan = map_entries(entries, (parse_base_url("https://www.example.com/static/"),))
