@@ -279,9 +279,7 @@ def _plan_sentence(plan: UrlPlan, batch_count: int) -> str:
             f"in {count(batch_count, 'call')}")
 
 
-
-
-def _print_plan(console: Console, batches: list) -> None:
+def _print_plan(console: Console, batches: list[Batch]) -> None:
     for batch in batches:
         console.group(f"batch {batch.index} ({batch.type}, {len(batch.instances)})")
         for url in batch.instances:

@@ -1,5 +1,5 @@
-"""The legacy API (the seed's ``opencdn.jcloud.com/api/*``): signed POSTs, retried when the
-failure is transient.
+"""The legacy API (``opencdn.jcloud.com/api/*``): signed POSTs, retried when the failure
+is transient.
 
 Every body carries ``username`` and ``signature = md5(yyyymmdd + username + SecretKey)``,
 valid for a whole day. Transient (see ``transport``): connection errors, timeouts, HTTP 429

@@ -28,7 +28,6 @@ from jdcdn_action.console import clean_text
 if TYPE_CHECKING:
     import requests
 
-DEFAULT_ENDPOINT = "https://cdn.jdcloud-api.com"
 TASK_PATH = "/v1/task"
 QUERY_PATH = "/v1/task:queryByIds"
 QUOTA_PATH = "/v1/user:quota"
