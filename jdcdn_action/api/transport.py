@@ -60,13 +60,14 @@ class Answer:
                          request_id=self.request_id)
 
 
-def server_trouble(response: requests.Response) -> Transient | None:
+def server_trouble(response: requests.Response, request_id: str = "") -> Transient | None:
     """HTTP 429 and 5xx: retried, after ``Retry-After`` where given."""
     code = response.status_code
     if code == 429 or code >= 500:
         return Transient(f"HTTP {code}", retry_after(response.headers.get("Retry-After")),
                          cause=f"HTTP {code} (the API's server is busy or failing; retried)",
-                         request_id=response.headers.get("x-jdcloud-request-id", ""))
+                         request_id=request_id or response.headers.get(
+                             "x-jdcloud-request-id", ""))
     return None
 
 
@@ -117,24 +118,25 @@ class Caller:
 
     def _attempt(self, path: str, body: dict[str, Any] | None, read: Reader,
                  timeout: float, second_chance: bool) -> Any:
+        """One request of the call: its value, or ``Transient``/``Permanent`` raised."""
         signed = self._sign(path, body, second_chance)
         for signature in signed.signatures:
-            self._on_signature(signature)
+            self._on_signature(signature)  # before the first line that could show it
         for line in signed.debug:
             self._on_debug(line)
         response = request_within(self.session, signed.method, signed.url, data=signed.data,
                                   headers=signed.headers, timeout=timeout)
         data = _json(response)
-        request_id = self._request_id(data, response)
-        named = "" if request_id is None else f" requestId {request_id or '-'}"
-        self._on_debug(f"-> HTTP {response.status_code}{named}: "
+        named = self._request_id(data, response)
+        said = "" if named is None else f" requestId {named or '-'}"
+        self._on_debug(f"-> HTTP {response.status_code}{said}: "
                        f"{clean_text(response.text, 300)}")
-        trouble = server_trouble(response)
+        request_id = named or ""
+        trouble = server_trouble(response, request_id)
         if trouble:
-            trouble.request_id = request_id or trouble.request_id
             raise trouble
-        return self._classify(Answer(path, response.status_code, data, request_id or ""),
-                              signed, read)
+        return self._classify(Answer(path, response.status_code, data, request_id), signed,
+                              read)
 
     # -- what each backend supplies ------------------------------------------------------
     def _sign(self, path: str, body: dict[str, Any] | None, second_chance: bool) -> Signed:
