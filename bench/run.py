@@ -40,8 +40,8 @@ n = int(sys.argv[1])
 text = "\n".join(f"assets/dir{i % 997}/file-{i}.js" for i in range(n))
 start = time.perf_counter()
 from jdcdn_action.entries import parse_paths
-from jdcdn_action.planning import plan_batches
-from jdcdn_action.settings import parse_base_url
+from jdcdn_action.batches import plan_batches
+from jdcdn_action.settings_values import parse_base_url
 from jdcdn_action.urls import map_entries
 entries = parse_paths(text)
 plan = map_entries(entries, (parse_base_url("https://www.example.com/static/"),))
@@ -75,8 +75,8 @@ def bench_calls(urls: int, latencies: list[float], concurrencies: list[int],
 
     from jdcdn_action.api.legacy import LegacyApi
     from jdcdn_action.api.openapi import OpenApi
-    from jdcdn_action.calls import send_batches
-    from jdcdn_action.planning import plan_batches
+    from jdcdn_action.batches import plan_batches
+    from jdcdn_action.sending import send_batches
     from jdcdn_action.urls import UrlPlan
     from tests.fake_jd import FakeJd
     from tests.fake_openapi import FakeOpenApi

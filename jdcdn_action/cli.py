@@ -14,6 +14,7 @@ from jdcdn_action import settings as settings_mod
 from jdcdn_action.console import Console
 from jdcdn_action.exceptions import InputError, JdcdnError, internal_error, stack_only
 from jdcdn_action.settings_table import SECRETS
+from jdcdn_action.settings_values import check_credentials, is_true, parse_timezone
 from jdcdn_action.summary import summary_cell, write_summary
 
 
@@ -24,8 +25,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     argv = sys.argv[1:] if argv is None else argv
     github = env.get("GITHUB_ACTIONS") == "true"
-    debug = "--debug" in argv or env.get("RUNNER_DEBUG") == "1" or env.get(
-        "JDCDN_DEBUG", "").strip().lower() in settings_mod.TRUE_WORDS
+    debug = "--debug" in argv or env.get("RUNNER_DEBUG") == "1" or is_true(
+        env.get("JDCDN_DEBUG", ""))
     console = Console(github=github, debug=debug)
     _interrupt_on_sigterm()
     try:
@@ -89,15 +90,15 @@ def _mask_early(console: Console, argv: Sequence[str], env: Mapping[str, str]) -
     raw, _, _ = settings_mod.raw_values(argv, env)
     for name in SECRETS:
         console.mask(raw[name])
-    settings_mod.check_credentials(raw)
+    check_credentials(raw)
     secret = raw["secret-key"]
     if not secret:
         return
     from jdcdn_action.api.legacy_signing import candidate_signatures
 
     try:
-        tz, _ = settings_mod.parse_timezone(raw["signature-timezone"])
+        tz, _ = parse_timezone(raw["signature-timezone"])
     except InputError:
-        tz = settings_mod.parse_timezone("+08:00")[0]
+        tz = parse_timezone("+08:00")[0]
     for signature in candidate_signatures(raw["username"], secret, tz):
         console.mask(signature)

@@ -9,8 +9,8 @@ of 2000 URLs as refreshes and works only for nodes in mainland China.
 
 from __future__ import annotations
 
+from jdcdn_action.batches import Batch
 from jdcdn_action.console import count
-from jdcdn_action.planning import Batch
 from jdcdn_action.results import RunResult
 
 PREFETCH_PER_CALL = 50

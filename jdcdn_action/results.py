@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from jdcdn_action.api import Quota, TaskStatus
+from jdcdn_action.batches import Batch
 from jdcdn_action.console import clean_text, count
-from jdcdn_action.planning import Batch
 from jdcdn_action.urls import UrlPlan, url_key
 
 Outcome = Literal["succeeded", "failed", "planned"]

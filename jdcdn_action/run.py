@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Literal
 
 from jdcdn_action import budget
 from jdcdn_action import entries as entries_mod
+from jdcdn_action.batches import Batch, plan_batches
 from jdcdn_action.console import Console, count, printable
 from jdcdn_action.outputs import check_result_files, write_outputs
-from jdcdn_action.planning import Batch, plan_batches
 from jdcdn_action.results import BatchResult, RunResult, TaskState, Verification
 from jdcdn_action.settings import Settings
 from jdcdn_action.urls import UrlPlan, map_entries
@@ -52,8 +52,8 @@ def run(settings: Settings, console: Console) -> int:
                      f"via {settings.api_endpoint} ({settings.api} API).")
         for line in settings.network.describe(settings.api_endpoint):
             console.info(line)
-        from jdcdn_action.calls import Interrupted
         from jdcdn_action.quota import read_quota
+        from jdcdn_action.sending import Interrupted
         from jdcdn_action.waiting import Deadline
 
         deadline = Deadline()
@@ -135,7 +135,7 @@ def make_backend(settings: Settings, console: Console, deadline: Deadline) -> Ba
 
 def send(settings: Settings, console: Console, api: Backend, batches: list[Batch],
          kind: Literal["refresh", "prefetch"] = "refresh") -> list[BatchResult]:
-    from jdcdn_action.calls import send_batches
+    from jdcdn_action.sending import send_batches
 
     total = len(batches)
     name = "batch" if kind == "refresh" else f"{kind} batch"
@@ -188,7 +188,7 @@ def follow_up(settings: Settings, console: Console, api: Backend, deadline: Dead
     batches = plan_prefetch(urls)
     console.info(f"Prefetching {count(len(urls), 'file URL')} in "
                  f"{count(len(batches), 'call')}.")
-    from jdcdn_action.calls import Interrupted
+    from jdcdn_action.sending import Interrupted
 
     try:
         result.prefetch_batches = send(settings, console, api, batches, kind="prefetch")
@@ -279,9 +279,7 @@ def _plan_sentence(plan: UrlPlan, batch_count: int) -> str:
             f"in {count(batch_count, 'call')}")
 
 
-
-
-def _print_plan(console: Console, batches: list) -> None:
+def _print_plan(console: Console, batches: list[Batch]) -> None:
     for batch in batches:
         console.group(f"batch {batch.index} ({batch.type}, {len(batch.instances)})")
         for url in batch.instances:

@@ -155,7 +155,7 @@ def map_entries(
 ) -> UrlPlan:
     """Turn entries into sorted, de-duplicated file and directory URLs.
 
-    ``base_urls`` are validated and end in ``/`` (settings.parse_base_url). Site paths
+    ``base_urls`` are validated and end in ``/`` (settings_values.parse_base_url). Site paths
     are joined under every base URL, keeping the base's own path prefix.
     """
     files: set[str] = set()

@@ -278,7 +278,6 @@ def _host(location: str) -> str:
         return ""
 
 
-
 def check_source_dir(source_dir: str) -> None:
     """Before anything is sent: verify reads every local copy from ``source-dir``."""
     from jdcdn_action.entries import show

@@ -1,4 +1,4 @@
-from jdcdn_action.planning import plan_batches
+from jdcdn_action.batches import plan_batches
 from jdcdn_action.urls import UrlPlan
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jdcdn_action.planning import Batch
+from jdcdn_action.batches import Batch
 from jdcdn_action.redaction import Redactor, hide_userinfo
 from jdcdn_action.results import BatchResult, RunResult, TaskState
 from jdcdn_action.urls import UrlPlan

@@ -317,12 +317,12 @@ def test_no_exception_text_carries_a_setting_value_into_any_channel(
     fake_openapi.add_key(ACCESS_KEY_ID, NASTY_SECRET, NASTY_TOKEN)
     values = (NASTY_TOKEN, NASTY_SECRET)
     if stage == "send":
-        import jdcdn_action.api.openapi as openapi
+        import jdcdn_action.api.transport as transport
 
         def post(*_args, **_kwargs):
             raise crash_with(*values)
 
-        monkeypatch.setattr(openapi, "request_within", post)
+        monkeypatch.setattr(transport, "request_within", post)
     elif stage == "query":
         from jdcdn_action.api.openapi import OpenApi
 

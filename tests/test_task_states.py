@@ -14,7 +14,7 @@ import pytest
 
 from jdcdn_action.api import TaskStatus
 from jdcdn_action.api.openapi import _task_states
-from jdcdn_action.planning import Batch
+from jdcdn_action.batches import Batch
 from jdcdn_action.results import NO_STATE, BatchResult, RunResult, TaskState, settle
 from jdcdn_action.urls import UrlPlan, url_key
 from tests.test_openapi_e2e import run_openapi

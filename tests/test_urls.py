@@ -4,7 +4,7 @@ import pytest
 
 from jdcdn_action.entries import Entry
 from jdcdn_action.exceptions import InputError
-from jdcdn_action.settings import parse_base_url
+from jdcdn_action.settings_values import parse_base_url
 from jdcdn_action.urls import UrlPlan, encode_absolute_url, map_entries, normalise_site_path
 
 BASE = ("https://www.example.com/",)

@@ -14,8 +14,8 @@ import threading
 import pytest
 
 from jdcdn_action.api.legacy import LegacyApi, query_extractor
+from jdcdn_action.batches import Batch
 from jdcdn_action.console import Console
-from jdcdn_action.planning import Batch
 from jdcdn_action.results import BatchResult
 from jdcdn_action.waiting import Deadline, wait_for_tasks
 from tests.conftest import SECRET, USERNAME

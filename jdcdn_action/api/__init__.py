@@ -2,7 +2,7 @@
 
 The rest of the run speaks only ``Backend``: submit one batch (a task ID, or a failure
 with its cause), ask for the states of some tasks, and stop once the credentials are
-refused. ``legacy`` is the seed's opencdn API (username + SecretKey, a daily md5);
+refused. ``legacy`` speaks the legacy API at opencdn (username + SecretKey, a daily md5);
 ``openapi`` is JD Cloud's OpenAPI (access keys, STS tokens, JDCLOUD3-HMAC-SHA256). Where the
 facts differ the values say so: only the OpenAPI knows which URLs of a task failed.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from jdcdn_action.api.transport import CallResult, Retrying
+    from jdcdn_action.api.retrying import CallResult
 
 SubmitKind = Literal["file", "dir", "prefetch"]
 TaskKind = Literal["refresh", "prefetch"]
@@ -63,7 +63,6 @@ class Backend(Protocol):
     name: str
     endpoint: str
     query_ids_per_call: int  # task IDs one status query may ask about
-    retrying: Retrying  # its ``stopped`` is set once credentials are refused
 
     def submit(self, kind: SubmitKind, urls: Sequence[str]) -> CallResult:
         """One refresh or prefetch call; its value is a ``Submitted``."""

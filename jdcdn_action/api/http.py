@@ -12,14 +12,9 @@ once and shared by every connection, direct or through a proxy's tunnel. (A comb
 bundle in a temporary file would be read again by every new connection, and stay on disk.)
 Verification is never turned off.
 
-**The deadline.** ``timeout`` bounds a whole request, connect to last byte, on the
-caller's own thread: every socket of the session sets its timeout to the time left before
-each read and write (``_BoundedSocket``), so a server trickling one byte at a time, in the
-headers or the body, meets the deadline at its next byte, and the failed request closes
-its connection then. Nothing is left running: no thread, no socket. (Two things are
-outside it: a name lookup, one blocking call of the system resolver, runs to the
-resolver's own timeout; and where a name has several addresses, urllib3 gives each
-connection attempt the time left when connecting began.)
+**The deadline.** ``timeout`` bounds a whole request, connect to last byte: the session's
+connection pools come from ``deadline``, whose sockets give each read and write only the
+time left.
 
 **Failures** are ``Transient`` (worth another attempt) or ``Permanent``, named by
 ``causes``; the exception from requests stays on the chain, so ``--debug`` shows it.
@@ -31,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -43,6 +36,7 @@ import requests
 import urllib3
 
 from jdcdn_action import __version__
+from jdcdn_action.api import deadline
 from jdcdn_action.api.causes import NETWORK_HINT, describe, proxy_refused
 from jdcdn_action.console import clean_text
 from jdcdn_action.network import CaFile, Network
@@ -95,7 +89,7 @@ def tls_context(ca_files: tuple[CaFile, ...]) -> ssl.SSLContext:
     context.load_verify_locations(cafile=requests.certs.where())
     for ca_file in ca_files:
         context.load_verify_locations(cafile=ca_file.path)
-    context.sslsocket_class = _BoundedTlsSocket
+    context.sslsocket_class = deadline.BoundedTlsSocket
     return context
 
 
@@ -126,12 +120,12 @@ class _Adapter(requests.adapters.HTTPAdapter):
                          **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, ssl_context=self._context,
                                  **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = POOLS
+        self.poolmanager.pool_classes_by_scheme = deadline.POOLS
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, ssl_context=self._context,
                                             proxy_ssl_context=self._context, **proxy_kwargs)
-        manager.pool_classes_by_scheme = POOLS
+        manager.pool_classes_by_scheme = deadline.POOLS
         return manager
 
     def close(self) -> None:
@@ -152,79 +146,6 @@ class _Adapter(requests.adapters.HTTPAdapter):
         conn.ca_cert_dir = None
 
 
-# -- sockets that keep the deadline ----------------------------------------------------------
-_deadline = threading.local()  # .at: time.monotonic() by which this thread's request ends
-
-
-def _arm(sock: socket.socket) -> None:
-    at = getattr(_deadline, "at", None)
-    if at is None:
-        return
-    left = at - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("the request's time is up")
-    sock.settimeout(left)
-
-
-def _bounded(base: type[socket.socket], names: tuple[str, ...]) -> Any:
-    """``base`` whose methods ``names`` first give the socket only the time left."""
-
-    def arming(name: str) -> Any:
-        inner = getattr(base, name)
-
-        def method(self: socket.socket, *args: Any, **kwargs: Any) -> Any:
-            _arm(self)
-            return inner(self, *args, **kwargs)
-
-        return method
-
-    return type(f"Bounded{base.__name__}", (base,), {name: arming(name) for name in names})
-
-
-# Every read and write of a TCP socket; of a TLS one, each record and the handshake.
-_BoundedSocket = _bounded(socket.socket, ("recv", "recv_into", "send", "sendall"))
-_BoundedTlsSocket = _bounded(ssl.SSLSocket, ("do_handshake", "read", "recv_into", "write",
-                                             "send"))
-
-
-def _adopt(sock: socket.socket) -> socket.socket:
-    """The same connected socket as a ``_BoundedSocket``."""
-    bounded = _BoundedSocket(sock.family, sock.type, sock.proto, fileno=sock.fileno())
-    bounded.settimeout(sock.gettimeout())
-    sock.detach()  # the descriptor now belongs to ``bounded`` alone
-    return bounded
-
-
-def _connect_within(connection: Any) -> None:
-    """Connect with the time left (a pooled connection object connects again later)."""
-    at = getattr(_deadline, "at", None)
-    if at is not None:
-        connection.timeout = max(at - time.monotonic(), 0.001)
-
-
-class _Connection(urllib3.connection.HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        _connect_within(self)
-        return _adopt(super()._new_conn())
-
-
-class _TlsConnection(urllib3.connection.HTTPSConnection):
-    def _new_conn(self) -> socket.socket:  # the TCP part, before any tunnel and TLS
-        _connect_within(self)
-        return _adopt(super()._new_conn())
-
-
-class _Pool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _Connection
-
-
-class _TlsPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _TlsConnection
-
-
-POOLS = {"http": _Pool, "https": _TlsPool}
-
-
 # -- one request -----------------------------------------------------------------------------
 @contextlib.contextmanager
 def exchange(session: requests.Session, method: str, url: str, *, data: bytes | None = None,
@@ -239,16 +160,16 @@ def exchange(session: requests.Session, method: str, url: str, *, data: bytes | 
     """
     network = getattr(session, "network", None) or Network()
     proxy = network.proxy_for(url)
-    outer, _deadline.at = getattr(_deadline, "at", None), time.monotonic() + timeout
     response = None
     try:
-        response = session.request(method, url, data=data, headers=dict(headers or {}),
-                                   timeout=(timeout, timeout), allow_redirects=False,
-                                   stream=True)
-        if response.status_code == 407 and proxy is not None:
-            refused = proxy_refused(proxy, url, 407, response.reason or "", hint)
-            raise Permanent(refused.text, stop_all=refused.stops_all)
-        yield response
+        with deadline.keep(timeout):
+            response = session.request(method, url, data=data, headers=dict(headers or {}),
+                                       timeout=(timeout, timeout), allow_redirects=False,
+                                       stream=True)
+            if response.status_code == 407 and proxy is not None:
+                refused = proxy_refused(proxy, url, 407, response.reason or "", hint)
+                raise Permanent(refused.text, stop_all=refused.stops_all)
+            yield response
     except (requests.RequestException, urllib3.exceptions.HTTPError,
             http.client.HTTPException, OSError) as error:
         cause = describe(error, url, proxy, timeout, hint)
@@ -256,7 +177,6 @@ def exchange(session: requests.Session, method: str, url: str, *, data: bytes | 
             raise Permanent(cause.text, stop_all=cause.stops_all) from error
         raise Transient(cause.text) from error
     finally:
-        _deadline.at = outer
         if response is not None:
             response.close()
 
@@ -267,7 +187,7 @@ def read_body(response: requests.Response, max_body: int | None = None,
     the exchange's deadline. With ``sink``, each piece goes there instead (and b"" is
     returned), so a large body is never held whole. More than ``max_body`` bytes is
     ``Permanent``."""
-    deadline = getattr(_deadline, "at", None) or float("inf")
+    ends_at = deadline.ends_at()
     chunks, size = [], 0
     for chunk in response.raw.stream(CHUNK, decode_content=True):
         size += len(chunk)
@@ -278,7 +198,7 @@ def read_body(response: requests.Response, max_body: int | None = None,
             chunks.append(chunk)
         else:
             sink(chunk)
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= ends_at:
             raise TimeoutError("the request's time is up")
     return b"".join(chunks)
 
@@ -300,12 +220,6 @@ def request_within(session: requests.Session, method: str, url: str, *,
         response._content = read_body(response, max_body)  # what ``content`` would read
         response._content_consumed = True
         return response
-
-
-def post_within(session: requests.Session, url: str, data: bytes,
-                headers: Mapping[str, str], timeout: float) -> requests.Response:
-    """POST ``data`` and read the whole answer within ``timeout`` seconds."""
-    return request_within(session, "POST", url, data=data, headers=headers, timeout=timeout)
 
 
 def redirect_message(code: int, location: str) -> str:

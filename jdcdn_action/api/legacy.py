@@ -1,5 +1,5 @@
-"""The legacy API (the seed's ``opencdn.jcloud.com/api/*``): signed POSTs, retried when the
-failure is transient.
+"""The legacy API (``opencdn.jcloud.com/api/*``): signed POSTs, retried when the failure
+is transient.
 
 Every body carries ``username`` and ``signature = md5(yyyymmdd + username + SecretKey)``,
 valid for a whole day. Transient (see ``transport``): connection errors, timeouts, HTTP 429
@@ -18,17 +18,10 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from jdcdn_action.api import SubmitKind, Submitted, TaskKind, TaskStatus
+from jdcdn_action.api.http import Permanent, Transient
 from jdcdn_action.api.legacy_signing import sign, signing_day
-from jdcdn_action.api.transport import (
-    Caller,
-    CallResult,
-    Permanent,
-    Transient,
-    brief,
-    post_within,
-    server_trouble,
-    task_id_from,
-)
+from jdcdn_action.api.retrying import CallResult
+from jdcdn_action.api.transport import Answer, Caller, Reader, Signed, brief, task_id_from
 from jdcdn_action.console import clean_text
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -59,8 +52,6 @@ QUERY_PATHS = {"refresh": "/api/refreshQuery", "prefetch": "/api/prefetchQuery"}
 SUBMIT_PATHS = {"file": "/api/refresh", "dir": "/api/refresh", "prefetch": "/api/prefetch"}
 QUERY_STATES: dict[int, Literal["succeeded", "running", "failed"]] = {
     0: "succeeded", 1: "running", 2: "failed"}
-
-Extractor = Callable[[dict[str, Any]], Any]
 
 
 class LegacyApi(Caller):
@@ -100,66 +91,48 @@ class LegacyApi(Caller):
         """The legacy API has no call that reports the day's quota."""
         return None
 
-    # -- calls ---------------------------------------------------------------------------
-    def call(self, path: str, payload: dict[str, Any], extract: Extractor,
-             time_left: Callable[[], float] | None = None) -> CallResult:
-        """POST ``payload`` (plus username and signature) to ``path``, with retries;
-        ``extract`` reads the value from a status-0 answer (None: an odd answer)."""
-        return self.retrying.call(
-            lambda timeout, second_chance: self._attempt(path, payload, extract, timeout,
-                                                         second_chance),
-            time_left)
-
-    def _signature(self, utc: bool) -> str:
+    # -- the attempt's two steps (see ``Caller``) -----------------------------------------
+    def _sign(self, path: str, payload: dict[str, Any] | None,
+              second_chance: bool) -> Signed:
+        """``payload`` plus username and signature, signed with the UTC date as a second
+        chance or once that worked, else with the signature-timezone date."""
+        utc = self._use_utc or second_chance
         now = dt.datetime.now(dt.UTC)
         day = now.date() if utc else signing_day(self.timezone, now)
         signature = sign(self.username, self._secret_key, day)
-        self._on_signature(signature)  # masked before it can be sent or printed
-        return signature
-
-    def _days_differ(self) -> bool:
-        now = dt.datetime.now(dt.UTC)
-        return signing_day(self.timezone, now) != now.date()
-
-    def _attempt(self, path: str, payload: dict[str, Any], extract: Extractor,
-                 timeout: float, second_chance: bool) -> Any:
-        use_utc = self._use_utc or second_chance
-        body = {"username": self.username, "signature": self._signature(use_utc), **payload}
+        body = {"username": self.username, "signature": signature, **(payload or {})}
         shown = {key: ("***" if key == "signature" else value) for key, value in body.items()}
-        self._on_debug(f"POST {self.endpoint}{path} {brief(shown)}")
-        response = post_within(self.session, self.endpoint + path,
-                               json.dumps(body).encode(), JSON_HEADERS, timeout)
-        code = response.status_code
-        self._on_debug(f"-> HTTP {code}: {clean_text(response.text, 300)}")
-        trouble = server_trouble(response)
-        if trouble:
-            raise trouble
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
+        return Signed("POST", self.endpoint + path, json.dumps(body).encode(), JSON_HEADERS,
+                      signatures=(signature,),
+                      debug=(f"POST {self.endpoint}{path} {brief(shown)}",), other_way=utc)
+
+    def _classify(self, answer: Answer, signed: Signed, extract: Reader) -> Any:
+        """JD's ``status`` says how the call went; ``extract`` reads a status-0 answer."""
+        data, code, path = answer.data, answer.code, answer.path
         status = _jd_status(data)
         if code >= 400 and status in (None, 0):
             raise Permanent(f"HTTP {code} from {path}",
                             cause=f"HTTP {code}: JD refused the call; check api-endpoint")
         if status is None:
-            kind = "not JSON" if data is None else "JSON without a status"
-            raise Transient(f"unexpected answer from {path} (HTTP {code}, {kind})",
-                            cause=f"unexpected answers ({kind}); check api-endpoint")
+            raise answer.unexpected("not JSON" if data is None else "JSON without a status")
         assert isinstance(data, dict)
         if status != 0:
-            self._refused(status, clean_text(str(data.get("msg", ""))), use_utc)
+            self._refused(status, clean_text(str(data.get("msg", ""))), signed.other_way)
         value = extract(data)
         if value is None:
             raise Transient(f"unexpected answer from {path} (status 0 without the expected "
                             "data)", cause="answers without the expected data (status 0, "
                             "no task ID)")
-        if use_utc and not self._use_utc:
+        if signed.other_way and not self._use_utc:
             with self._lock:
                 self._use_utc = True  # the UTC date worked: keep using it this run
             self._on_retry("the UTC date's signature was accepted: consider setting "
                            "signature-timezone: UTC")
         return value
+
+    def _days_differ(self) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        return signing_day(self.timezone, now) != now.date()
 
     def _refused(self, status: int, message: str, use_utc: bool) -> None:
         detail = f"JD status {status}" + (f" ({message})" if message else "")

@@ -16,25 +16,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from jdcdn_action.api import Quota, SubmitKind, Submitted, TaskKind, TaskStatus
-from jdcdn_action.api.http import request_within
+from jdcdn_action.api.http import Permanent
 from jdcdn_action.api.openapi_signing import sign
-from jdcdn_action.api.transport import (
-    Caller,
-    CallResult,
-    Permanent,
-    Transient,
-    brief,
-    server_trouble,
-    task_id_from,
-)
+from jdcdn_action.api.retrying import CallResult
+from jdcdn_action.api.transport import Answer, Caller, Reader, Signed, brief, task_id_from
 from jdcdn_action.console import clean_text
 
-DEFAULT_ENDPOINT = "https://cdn.jdcloud-api.com"
+if TYPE_CHECKING:
+    import requests
+
 TASK_PATH = "/v1/task"
 QUERY_PATH = "/v1/task:queryByIds"
 QUOTA_PATH = "/v1/user:quota"
@@ -71,62 +64,54 @@ class OpenApi(Caller):
     # -- the Backend interface -----------------------------------------------------------
     def submit(self, kind: SubmitKind, urls: Sequence[str]) -> CallResult:
         body = {"taskType": TASK_TYPES[kind], "urls": list(urls)}
-        return self._call(TASK_PATH, body, _submitted)
+        return self.call(TASK_PATH, body, _submitted)
 
     def query(self, kind: TaskKind, task_ids: Sequence[str],
               time_left: Callable[[], float] | None = None) -> CallResult:
         body = {"taskIds": list(task_ids)}
-        result = self._call(QUERY_PATH, body, _task_states, time_left)
+        result = self.call(QUERY_PATH, body, _task_states, time_left)
         if result.ok:  # only the tasks asked about: another task's state is no answer
             result = replace(result, value={t: s for t, s in result.value.items()
                                             if t in set(task_ids)})
         return result
 
     def quota(self) -> CallResult:
-        return self._call(QUOTA_PATH, None, _quota)
+        return self.call(QUOTA_PATH, None, _quota)
 
-    # -- calls ---------------------------------------------------------------------------
-    def _call(self, path: str, body: dict[str, Any] | None,
-              read: Callable[[dict[str, Any]], Any],
-              time_left: Callable[[], float] | None = None) -> CallResult:
-        """POST ``body`` as JSON; without a body, a GET (its empty body signed)."""
-        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        return self.retrying.call(
-            lambda timeout, _second_chance: self._attempt(path, data, body, read, timeout),
-            time_left)
-
-    def _attempt(self, path: str, data: bytes, body: dict[str, Any] | None,
-                 read: Callable[[dict[str, Any]], Any], timeout: float) -> Any:
+    # -- the attempt's steps (see ``Caller``) ---------------------------------------------
+    def _sign(self, path: str, body: dict[str, Any] | None,
+              _second_chance: bool) -> Signed:
+        """``body`` POSTed as JSON; without a body, a GET (its empty body signed). Each
+        request is signed afresh: a new date and nonce."""
         url = self.endpoint + path
         method = "GET" if body is None else "POST"
+        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         signed = sign(method, url, data, self._access_key_id, self._secret,
                       self._token or None)
-        headers = signed.headers
-        # The signature is a credential of its own: masked before anything can print it.
-        self._on_signature(headers["Authorization"].rsplit("Signature=", 1)[-1])
-        self._on_debug(f"{method} {url}" + (f" {brief(body)}" if body else ""))
-        self._on_debug(signed.for_debug())  # to compare with what JD's SDK would sign
-        response = request_within(self.session, method, url, data=data, headers=headers,
-                                  timeout=timeout)
-        envelope = _json(response)
-        request_id = _request_id(envelope, response)
-        self._on_debug(f"-> HTTP {response.status_code} requestId {request_id or '-'}: "
-                       f"{clean_text(response.text, 300)}")
-        trouble = server_trouble(response)
-        if trouble:
-            trouble.request_id = request_id
-            raise trouble
-        if response.status_code >= 400 or (isinstance(envelope, dict)
-                                           and envelope.get("error")):
-            raise _refused(response.status_code, envelope, request_id, path)
+        signature = signed.headers["Authorization"].rsplit("Signature=", 1)[-1]
+        shown = f"{method} {url}" + (f" {brief(body)}" if body else "")
+        # The canonical request too: to compare with what JD's SDK would sign.
+        return Signed(method, url, data, signed.headers, signatures=(signature,),
+                      debug=(shown, signed.for_debug()))
+
+    def _classify(self, answer: Answer, signed: Signed, read: Reader) -> Any:
+        """JD's envelope: an ``error`` (or HTTP 4xx) refuses the call; ``read`` takes the
+        value from its ``result``."""
+        envelope = answer.data
+        if answer.code >= 400 or (isinstance(envelope, dict) and envelope.get("error")):
+            raise _refused(answer.code, envelope, answer.request_id, answer.path)
         result = envelope.get("result") if isinstance(envelope, dict) else None
         value = read(result) if isinstance(result, dict) else None
         if value is None:
-            kind = "not JSON" if envelope is None else "JSON without the expected result"
-            raise Transient(f"unexpected answer from {path} (HTTP {response.status_code}, "
-                            f"{kind})", cause=f"unexpected answers ({kind}); check "
-                            "api-endpoint", request_id=request_id)
+            raise answer.unexpected("not JSON" if envelope is None
+                                    else "JSON without the expected result")
         return value
+
+    def _request_id(self, envelope: object, response: requests.Response) -> str:
+        found = envelope.get("requestId") if isinstance(envelope, dict) else None
+        if not isinstance(found, str) or not found:
+            found = response.headers.get("x-jdcloud-request-id", "")
+        return clean_text(found, 128)  # cut with "...": a secret echoed in it is then hidden
 
 
 def _submitted(result: dict[str, Any]) -> Submitted | None:
@@ -203,17 +188,3 @@ def _refused(code: int, envelope: object, request_id: str, path: str = "") -> Pe
     stop_all = code == 401 or (code == 403 and not quota)
     return Permanent(f"{detail}: {hint}{where}", cause=f"HTTP {code}: {hint}",
                      request_id=request_id, stop_all=stop_all)
-
-
-def _json(response: requests.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _request_id(envelope: object, response: requests.Response) -> str:
-    found = envelope.get("requestId") if isinstance(envelope, dict) else None
-    if not isinstance(found, str) or not found:
-        found = response.headers.get("x-jdcloud-request-id", "")
-    return clean_text(found, 128)  # cut with "...": a secret echoed in it is then hidden

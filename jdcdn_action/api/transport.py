@@ -1,70 +1,81 @@
-"""What both APIs share: the retry loop around one bounded request, and the ``Caller``
-base that holds the endpoint, the session and the hooks.
+"""One attempt of a call, as both APIs make it, and the ``Caller`` base that holds it.
 
-Transient failures (raised as ``Transient``) are retried with exponential backoff and
-jitter, honouring ``Retry-After``; permanent ones (``Permanent``) end the call, and those
-that say the credentials are wrong stop every later call too, since each would fail the
-same way. ``http`` makes the request and names a failure that got no answer; each backend
-turns its API's answers into one of the two.
+Every attempt goes the same way: the backend signs the request (``_sign``), each signature
+is masked before anything can print it, the request is sent within the timeout (``http``),
+HTTP 429 and 5xx are server trouble (retried after ``Retry-After``), the answer's JSON is
+read, and the backend says what it means (``_classify``): the call's value, or a
+``Transient`` or ``Permanent`` failure in its API's words. An answer that is not the
+API's (not JSON, or without what the call asks for) is transient: it is asked again rather
+than believed. ``retrying`` runs the attempts.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-# The backends' names for the request and its failures, kept where they found them.
-from jdcdn_action.api.http import Permanent, Transient, new_session
-from jdcdn_action.api.http import post_within as post_within
+from jdcdn_action.api.http import Transient, new_session, request_within
+from jdcdn_action.api.retrying import CallResult, Retrying, retry_after
 from jdcdn_action.console import clean_text
 from jdcdn_action.network import Network
 
 if TYPE_CHECKING:
     import requests
 
-MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped rather than obeyed
-MAX_BACKOFF = 30.0
-MIN_TIMEOUT = 0.5  # seconds: the least a request is given, even at the end of a wait
+Reader = Callable[[dict[str, Any]], Any]  # an answer's data -> the call's value, or None
 
 
 @dataclass(frozen=True)
-class CallResult:
-    """How one logical call ended, after all its attempts.
+class Signed:
+    """A request as a backend signed it: what ``Caller`` sends, masks and logs."""
 
-    ``cause`` is the failure without the details of one attempt ("JD status 7: JD rejected
-    the signature..."), so that the run can say which cause was commonest. ``request_id``
-    is the API's ID of the failed request, where it gives one (JD's support asks for it).
-    """
+    method: str
+    url: str
+    data: bytes
+    headers: Mapping[str, str]
+    signatures: tuple[str, ...]  # credentials of their own: masked before any printing
+    debug: tuple[str, ...]  # what the debug log shows of it, without a secret
+    # Signed the backend's other way (the legacy API: with the UTC date), as a second
+    # chance or since one worked.
+    other_way: bool = False
 
-    ok: bool
-    attempts: int
-    value: Any = None  # what the backend read from the answer (a task ID, states...)
-    error: str = ""
-    auth_failed: bool = False
-    cause: str = ""
+
+@dataclass(frozen=True)
+class Answer:
+    """A server's answer that is no server trouble: ``data`` is its JSON, None when it is
+    not JSON; ``request_id`` the API's ID of the request, where it names one."""
+
+    path: str
+    code: int
+    data: object
     request_id: str = ""
 
+    def unexpected(self, kind: str) -> Transient:
+        """This answer is not the API's (a proxy's page, another service): asked again."""
+        return Transient(f"unexpected answer from {self.path} (HTTP {self.code}, {kind})",
+                         cause=f"unexpected answers ({kind}); check api-endpoint",
+                         request_id=self.request_id)
 
-def server_trouble(response: requests.Response) -> Transient | None:
+
+def server_trouble(response: requests.Response, request_id: str = "") -> Transient | None:
     """HTTP 429 and 5xx: retried, after ``Retry-After`` where given."""
     code = response.status_code
     if code == 429 or code >= 500:
         return Transient(f"HTTP {code}", retry_after(response.headers.get("Retry-After")),
                          cause=f"HTTP {code} (the API's server is busy or failing; retried)",
-                         request_id=response.headers.get("x-jdcloud-request-id", ""))
+                         request_id=request_id or response.headers.get(
+                             "x-jdcloud-request-id", ""))
     return None
 
 
 class Caller:
     """What both backends share: the endpoint, a pooled session that goes the run's way
-    out (``network``: proxies, CAs), the retry loop, and the hooks that mask each
-    signature, log retries and write debug lines."""
+    out (``network``: proxies, CAs), the attempt and its retries, and the hooks that mask
+    each signature, log retries and write debug lines. A backend supplies ``_sign`` and
+    ``_classify`` (and ``_request_id`` where its API names requests)."""
 
     def __init__(
         self,
@@ -96,107 +107,57 @@ class Caller:
     def close(self) -> None:
         self.session.close()
 
-
-class Retrying:
-    """The retry loop shared by both APIs; safe to share between threads.
-
-    ``stopped`` is set once credentials are refused for good: every call after that ends
-    at once, with the cause that stopped the run.
-    """
-
-    def __init__(self, *, timeout: float, max_attempts: int, backoff: float,
-                 sleep: Callable[[float], None], on_retry: Callable[[str], None],
-                 on_debug: Callable[[str], None] = lambda _message: None) -> None:
-        self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.backoff = backoff
-        self.sleep = sleep
-        self.on_retry = on_retry
-        self.on_debug = on_debug
-        self.stopped = threading.Event()
-        self.stop_cause = ""
-
-    def call(self, attempt: Callable[[float, bool], Any],
+    def call(self, path: str, body: dict[str, Any] | None, read: Reader,
              time_left: Callable[[], float] | None = None) -> CallResult:
-        """Run ``attempt(timeout, second_chance)`` until it returns, or fails for good.
+        """Send ``body`` to ``path``, with retries; ``read`` takes the value from the data
+        of an answer that succeeded (None: an odd answer, asked again)."""
+        return self.retrying.call(
+            lambda timeout, second_chance: self._attempt(path, body, read, timeout,
+                                                         second_chance),
+            time_left)
 
-        ``time_left`` (seconds) caps each request's timeout, so that a poll cannot outlast
-        the wait it belongs to.
-        """
-        attempts = 0
-        bonus = False  # the one extra attempt a second chance gives
-        last: Transient | Permanent | None = None
-        while attempts < self.max_attempts + bonus:
-            if self.stopped.is_set():
-                return CallResult(False, attempts, auth_failed=True, error=(
-                    str(last) if last else "not sent: an earlier call's credentials were "
-                    "refused"), cause=last.cause if last else self.stop_cause)
-            attempts += 1
-            timeout = self.timeout if time_left is None else max(
-                MIN_TIMEOUT, min(self.timeout, time_left()))
-            try:
-                value = attempt(timeout, bonus)
-            except Transient as failure:
-                last = failure
-                self._tell(failure)
-                if attempts >= self.max_attempts + bonus:
-                    break
-                delay = self._delay(attempts, failure.retry_after)
-                self.on_retry(f"{failure}; retrying in {delay:.1f}s "
-                              f"(attempt {attempts + 1} of {self.max_attempts})")
-                self.sleep(delay)
-                continue
-            except Permanent as failure:
-                last = failure
-                self._tell(failure)
-                if failure.second_chance and not bonus:
-                    bonus = True  # a change of approach, not a retry: one more attempt
-                    self.on_retry(failure.second_chance)
-                    continue
-                if failure.stop_all:
-                    self.stop_cause = failure.cause
-                    self.stopped.set()
-                return CallResult(False, attempts, error=str(failure), cause=failure.cause,
-                                  auth_failed=failure.stop_all,
-                                  request_id=failure.request_id)
-            return CallResult(True, attempts, value=value)
-        assert last is not None
-        return CallResult(False, attempts, error=str(last), cause=last.cause,
-                          request_id=last.request_id)
+    def _attempt(self, path: str, body: dict[str, Any] | None, read: Reader,
+                 timeout: float, second_chance: bool) -> Any:
+        """One request of the call: its value, or ``Transient``/``Permanent`` raised."""
+        signed = self._sign(path, body, second_chance)
+        for signature in signed.signatures:
+            self._on_signature(signature)  # before the first line that could show it
+        for line in signed.debug:
+            self._on_debug(line)
+        response = request_within(self.session, signed.method, signed.url, data=signed.data,
+                                  headers=signed.headers, timeout=timeout)
+        data = _json(response)
+        named = self._request_id(data, response)
+        said = "" if named is None else f" requestId {named or '-'}"
+        self._on_debug(f"-> HTTP {response.status_code}{said}: "
+                       f"{clean_text(response.text, 300)}")
+        request_id = named or ""
+        trouble = server_trouble(response, request_id)
+        if trouble:
+            raise trouble
+        return self._classify(Answer(path, response.status_code, data, request_id), signed,
+                              read)
 
-    def _tell(self, failure: Exception) -> None:
-        """For the debug log, the whole story of a request that got no answer: every
-        exception on its chain (requests', urllib3's, the socket's or TLS's own)."""
-        if failure.__cause__ is None:
-            return
-        from jdcdn_action.api.causes import walk
+    # -- what each backend supplies ------------------------------------------------------
+    def _sign(self, path: str, body: dict[str, Any] | None, second_chance: bool) -> Signed:
+        """The request to send; ``second_chance``: a ``Permanent`` asked for another way."""
+        raise NotImplementedError
 
-        story = [f"{type(e).__module__}.{type(e).__qualname__}: {clean_text(str(e), 300)}"
-                 for e in walk(failure.__cause__)]
-        self.on_debug(f"{failure}; its story:\n  " + "\n  ".join(story))
+    def _classify(self, answer: Answer, signed: Signed, read: Reader) -> Any:
+        """The call's value from ``answer``, or a ``Transient``/``Permanent`` raised."""
+        raise NotImplementedError
 
-    def _delay(self, attempt: int, hint: float | None) -> float:
-        if hint is not None:
-            return min(hint, MAX_RETRY_AFTER)
-        ceiling = min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF)
-        return ceiling * random.uniform(0.5, 1.0)  # jitter spreads concurrent retries
-
-
-def retry_after(value: str | None) -> float | None:
-    if not value:
+    def _request_id(self, data: object, response: requests.Response) -> str | None:
+        """The API's ID of the request ("" if the answer lacks it); None: this API names
+        no request."""
         return None
-    value = value.strip()
+
+
+def _json(response: requests.Response) -> object:
     try:
-        return max(0.0, float(value))
+        return response.json()
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def brief(body: Mapping[str, Any]) -> str:

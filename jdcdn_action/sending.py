@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
+from jdcdn_action.batches import Batch
 from jdcdn_action.exceptions import internal_error
-from jdcdn_action.planning import Batch
 from jdcdn_action.results import BatchResult
 
 if TYPE_CHECKING:
