@@ -1,8 +1,9 @@
-"""action.yml against the command, the README's tables and the interface contract.
+"""action.yml against the command, the documented tables and the interface contract.
 
 The action's inputs are the command's settings, by name and default, and its outputs the
-command's outputs; the README documents exactly those; the repository's own workflows pin
-what they use and keep expressions out of shell scripts.
+command's outputs; docs/settings.md and docs/outputs.md document exactly those, the README
+its short settings summary and its outputs table; the repository's own workflows pin what
+they use and keep expressions out of shell scripts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import yaml
 from jdcdn_action import settings as settings_mod
 from jdcdn_action.outputs import output_values
 from jdcdn_action.results import RunResult
-from jdcdn_action.settings_table import SETTINGS
+from jdcdn_action.settings_table import BY_NAME, SETTINGS
 from jdcdn_action.urls import UrlPlan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,20 +51,29 @@ def names_in(cell: str) -> list[str]:
     return re.findall(r"`([^`]+)`", cell)
 
 
-def documented_settings(path: Path) -> dict[str, str]:
-    """The "Settings" table, then the "OpenAPI settings" table (the inputs' order)."""
+# Where each source keeps its full tables: (settings, OpenAPI settings, outputs) headings.
+DOCUMENTED = {
+    "docs": (ROOT / "docs" / "settings.md", "## Main settings", "## OpenAPI settings",
+             ROOT / "docs" / "outputs.md", "## Step outputs"),
+    "contract": (CONTRACT, "## Settings", "## OpenAPI settings", CONTRACT, "## Outputs"),
+}
+README = ROOT / "README.md"
+
+
+def documented_settings(path: Path, main: str, openapi: str) -> dict[str, str]:
+    """The main settings table, then the OpenAPI settings table (the inputs' order)."""
     text = path.read_text(encoding="utf-8")
-    rows = markdown_table(text, "## Settings") + markdown_table(text, "## OpenAPI settings")
+    rows = markdown_table(text, main) + markdown_table(text, openapi)
     return {names_in(row[0])[0]: row[1] for row in rows}
 
 
-def documented_outputs(path: Path) -> list[str]:
-    rows = markdown_table(path.read_text(encoding="utf-8"), "## Outputs")
+def documented_outputs(path: Path, heading: str) -> list[str]:
+    rows = markdown_table(path.read_text(encoding="utf-8"), heading)
     return [name for row in rows for name in names_in(row[0])]
 
 
 def expected_default(cell: str) -> tuple[bool, str]:
-    """(required, action.yml default) that a README/contract default cell stands for."""
+    """(required, action.yml default) that a docs/contract default cell stands for."""
     if cell == "required":
         return True, ""
     if cell in ("none", "empty"):
@@ -95,12 +105,12 @@ def test_inputs_are_the_commands_settings_with_the_same_defaults_and_meanings():
         assert spec.get("required", False) is False, setting.name
 
 
-@pytest.mark.parametrize("source", ["README.md", "contract"])
+@pytest.mark.parametrize("source", DOCUMENTED)
 def test_documented_settings_match_the_inputs(source):
-    path = ROOT / "README.md" if source == "README.md" else CONTRACT
+    path, main, openapi, _, _ = DOCUMENTED[source]
     if not path.is_file():
         pytest.skip("the interface contract is not beside this clone")
-    documented = documented_settings(path)
+    documented = documented_settings(path, main, openapi)
     inputs = action()["inputs"]
     assert list(documented) == list(inputs)
     for name, cell in documented.items():
@@ -109,14 +119,27 @@ def test_documented_settings_match_the_inputs(source):
         assert inputs[name].get("default", "") == default, f"{name}: {cell}"
 
 
-@pytest.mark.parametrize("source", ["README.md", "contract"])
+def test_the_readmes_settings_summary_agrees_with_the_table():
+    """The README lists the settings used most, by hand: each is a setting, with the
+    table's default."""
+    rows = markdown_table(README.read_text(encoding="utf-8"), "## Settings")
+    assert len(rows) >= 5
+    for row in rows:
+        names = names_in(row[0])
+        assert names, row
+        for name in names:
+            assert name in BY_NAME, f"README's settings summary: no setting {name!r}"
+            assert row[1] == BY_NAME[name].default_cell, f"README's default of {name}"
+
+
+@pytest.mark.parametrize("source", [*DOCUMENTED, "README.md"])
 def test_documented_outputs_are_the_declared_and_written_outputs(source):
-    path = ROOT / "README.md" if source == "README.md" else CONTRACT
+    path, heading = (README, "## Outputs") if source == "README.md" else DOCUMENTED[source][3:]
     if not path.is_file():
         pytest.skip("the interface contract is not beside this clone")
     declared = list(action()["outputs"])
     written = list(output_values(RunResult(plan=UrlPlan((), ()), batches=[]), "r.json"))
-    assert documented_outputs(path) == declared
+    assert documented_outputs(path, heading) == declared
     assert sorted(written) == sorted(declared)
 
 

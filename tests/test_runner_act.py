@@ -468,3 +468,56 @@ def test_verify_outputs_reach_a_later_step(act, images, scratch):
     assert any("::warning" in line and "1 of 3 checked URLs was still stale" in line
                for line in run.step("verify")), run.log
     assert_no_secret("act's log", run.log, SECRET)
+
+
+# -- the README's example --------------------------------------------------------------------
+def readme_workflow() -> dict:
+    """The README's GitHub Actions workflow, parsed as written."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("\n## GitHub Actions\n"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block, "README's GitHub Actions section has no yaml block"
+    return yaml.safe_load(block.group(1))
+
+
+def test_readme_workflow_refreshes_a_push_with_openapi_keys(act, images, fake_openapi,
+                                                            scratch):
+    """The README's workflow as written, but for where the action lives (its folder here)
+    and the fake gateway as ``api-endpoint``: a push of three commits refreshes every file
+    it changed under ``public``, with the keys from ``secrets``, and the README's later step
+    prints the task IDs it read from the outputs."""
+    repo = scratch.repo
+    before = repo.head()
+    repo.commit("two files", **{"public/css/site.css": "body { margin: 0 }\n",
+                                "public/blog/hello world.html": "hello\n"})
+    repo.remove("public/docs/old.html")
+    after = repo.commit("outside source-dir, and the home page",
+                        **{"README.md": "# site v2\n", "public/index.html": "<h1>v2</h1>\n"})
+    event = {"ref": "refs/heads/main", "before": before, "after": after, "forced": False,
+             "created": False, "deleted": False, "head_commit": {"id": after},
+             "repository": {"full_name": "octo/site", "default_branch": "main"}}
+    document = readme_workflow()
+    document["on"] = document.pop(True)  # YAML 1.1 reads the key `on` as true
+    (job,) = document["jobs"].values()
+    steps = job["steps"]
+    cdn = next(step for step in steps if step.get("id") == "cdn")
+    assert cdn["uses"].startswith("your-org/jdcdn-action@"), cdn
+    cdn["uses"] = f"./{ACTION_FOLDER}"
+    cdn["with"] |= {"api-endpoint": fake_openapi.endpoint, "timeout": "5"}
+    if os.geteuid() == 0:  # act copies the checkout as root: give it to the runner's user
+        steps.insert(1, {"run": f'chown -R {RUNNER_UID}:{RUNNER_UID} "$GITHUB_WORKSPACE"'})
+    steps.append(record_step("cdn"))
+
+    run = scratch.run(act, yaml.safe_dump(document, sort_keys=False), event=event, secrets={
+        "JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID, "JDCDN_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET})
+
+    assert run.code == 0, run.log
+    expected = [BASE_URL, BASE_URL + "blog/hello%20world.html", BASE_URL + "css/site.css",
+                BASE_URL + "docs/old.html", BASE_URL + "index.html"]
+    assert json.loads(run.recorded["urls"]) == expected
+    assert fake_openapi.refreshed("url") == set(expected)
+    task_ids = fake_openapi.task_ids()
+    assert json.loads(run.recorded["task-ids"]) == task_ids
+    assert any(line.startswith(f"JD refresh tasks {json.dumps(task_ids)}, not refreshed []")
+               for line in run.printed()), run.log
+    assert_no_secret("act's log", run.log, ACCESS_KEY_SECRET)

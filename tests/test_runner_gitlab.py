@@ -1,6 +1,7 @@
-"""The image as a GitLab CI job under gitlab-ci-local: the README's example (with legacy
-and with OpenAPI keys), dotenv artifacts passed to a later job, push and merge-request
-pipelines, shallow clones. How gitlab-ci-local is run: ``tests/gitlab_ci_local.py``.
+"""The image as a GitLab CI job under gitlab-ci-local: the plain job of docs/gitlab.md (with
+legacy and with OpenAPI keys), dotenv artifacts passed to a later job, push and
+merge-request pipelines, shallow clones. How gitlab-ci-local is run:
+``tests/gitlab_ci_local.py``.
 """
 
 from __future__ import annotations
@@ -60,25 +61,25 @@ def images(gcl: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
 CREDENTIALS = {"JDCDN_USERNAME": USERNAME, "JDCDN_SECRET_KEY": SECRET}
 
 
-def readme_gitlab_example() -> dict:
-    """The README's plain GitLab CI job, parsed as written."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("\n### Without the catalog: the plain job\n"):]
+def plain_job_example() -> dict:
+    """The plain GitLab CI job of docs/gitlab.md, parsed as written."""
+    text = (ROOT / "docs" / "gitlab.md").read_text(encoding="utf-8")
+    section = text[text.index("\n## Without the catalog: the plain job\n"):]
     block = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert block, "README's plain GitLab job has no yaml block"
+    assert block, "docs/gitlab.md's plain job has no yaml block"
     return yaml.safe_load(block.group(1))
 
 
-# -- the README's example --------------------------------------------------------------------
-def readme_pipeline(gcl: str, images: Images, root: Path, fake: FakeJd | FakeOpenApi,
-                    secrets: dict[str, str]) -> tuple[Pipeline, str, list[str]]:
-    """The README's job in a push pipeline of three commits, the credentials given as
-    project CI/CD variables, and a later job (``needs:`` it) that prints the dotenv
-    variables it received. Returns the run, the README job's name and the URLs the push
-    must refresh."""
+# -- the documented plain job ----------------------------------------------------------------
+def plain_job_pipeline(gcl: str, images: Images, root: Path, fake: FakeJd | FakeOpenApi,
+                       secrets: dict[str, str]) -> tuple[Pipeline, str, list[str]]:
+    """The documented plain job in a push pipeline of three commits, the credentials given
+    as project CI/CD variables, and a later job (``needs:`` it) that prints the dotenv
+    variables it received. Returns the run, the job's name and the URLs the push must
+    refresh."""
     repo, before = site_repo(root)
     expected = push_three_commits(repo)
-    ci = readme_gitlab_example()
+    ci = plain_job_example()
     name = next(iter(ci))
     assert ci[name]["image"]["name"].startswith("ghcr.io/"), ci  # the published image
     ci[name]["image"]["name"] = images.gitlab  # the same Dockerfile, built here
@@ -100,9 +101,8 @@ def assert_dotenv_reached_the_later_job(run: Pipeline, task_ids: list[str]) -> N
         "URL_COUNT", "DIR_COUNT", "BATCH_COUNT", "FAILED_COUNT")] == ["6", "0", "1", "0"]
 
 
-def test_readme_example_push_pipeline_passes_dotenv_to_a_later_job(gcl, images, fake_jd,
-                                                                   tmp_path):
-    run, name, expected = readme_pipeline(gcl, images, tmp_path, fake_jd, CREDENTIALS)
+def test_plain_job_push_pipeline_passes_dotenv_to_a_later_job(gcl, images, fake_jd, tmp_path):
+    run, name, expected = plain_job_pipeline(gcl, images, tmp_path, fake_jd, CREDENTIALS)
 
     assert run.code == 0 and run.passed(name) and run.passed("check-dotenv"), run.log
     assert fake_jd.refreshed() == set(expected)
@@ -112,12 +112,12 @@ def test_readme_example_push_pipeline_passes_dotenv_to_a_later_job(gcl, images, 
     assert_no_secret_on_disk(run.project / ".gitlab-ci-local" / "artifacts", SECRET)
 
 
-def test_readme_example_with_openapi_keys_passes_dotenv_to_a_later_job(
+def test_plain_job_with_openapi_keys_passes_dotenv_to_a_later_job(
         gcl, images, fake_openapi, tmp_path):
-    """The README's job as a user with OpenAPI keys runs it: JDCDN_ACCESS_KEY_ID and
-    JDCDN_ACCESS_KEY_SECRET as project CI/CD variables instead of the legacy key. The
+    """The documented plain job as a user with OpenAPI keys runs it: JDCDN_ACCESS_KEY_ID
+    and JDCDN_ACCESS_KEY_SECRET as project CI/CD variables instead of the legacy key. The
     fake gateway checked the signature; the later job gets its task ID through dotenv."""
-    run, name, expected = readme_pipeline(gcl, images, tmp_path, fake_openapi, {
+    run, name, expected = plain_job_pipeline(gcl, images, tmp_path, fake_openapi, {
         "JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID, "JDCDN_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET})
 
     assert run.code == 0 and run.passed(name) and run.passed("check-dotenv"), run.log

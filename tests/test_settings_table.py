@@ -1,9 +1,10 @@
 """The one table of settings, and everything derived from it.
 
 action.yml's inputs, the GitLab component's inputs and variables (templates/refresh.yml)
-and the docs' settings tables are written from the table by tools/sync_settings.py: these
-tests fail when any drifts, and hold the command's flags, spellings and defaults to the
-table. tests/test_component.py holds the component's inputs to the table field by field.
+and the settings tables of docs/settings.md are written from the table by
+tools/sync_settings.py: these tests fail when any drifts, and hold the command's flags,
+spellings and defaults to the table. tests/test_component.py holds the component's inputs
+to the table field by field.
 """
 
 from __future__ import annotations
@@ -34,10 +35,18 @@ def test_action_yml_and_the_docs_are_written_from_the_table(capsys):
 
 def test_a_hand_edited_docs_row_is_drift():
     tool = sync_tool()
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     edited = text.replace("| `timeout` | `30` |", "| `timeout` | `60` |", 1)
     assert edited != text
     assert tool.docs_tables(edited) == text
+
+
+def test_a_docs_page_without_its_tables_is_refused():
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    lost = text.replace("<!-- settings-table: openapi -->", "<!-- openapi -->", 1)
+    assert lost != text
+    with pytest.raises(ValueError, match="settings-table: openapi"):
+        sync_tool().docs_tables(lost)
 
 
 def test_a_hand_edited_input_is_drift():

@@ -6,9 +6,10 @@
 action.yml's ``inputs:`` block is rewritten whole. In the GitLab component
 (templates/refresh.yml), the lines between ``# settings-table: inputs`` (or ``variables``)
 and ``# settings-table: end`` are: its ``spec: inputs`` for every setting but the
-credentials, and the job's ``JDCDN_*`` variables made of them. In Markdown files, the rows
-between ``<!-- settings-table: main -->`` (or ``openapi``) and ``<!-- settings-table: end
--->`` are. tests/test_settings_table.py runs the check, so a hand edit that drifts fails CI.
+credentials, and the job's ``JDCDN_*`` variables made of them. In the Markdown pages of
+``DOCS`` (docs/settings.md), the rows between ``<!-- settings-table: main -->`` (or
+``openapi``) and ``<!-- settings-table: end -->`` are. tests/test_settings_table.py runs
+the check, so a hand edit that drifts fails CI.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from jdcdn_action.settings_table import (  # noqa: E402
 
 ACTION = ROOT / "action.yml"
 COMPONENT = ROOT / "templates" / "refresh.yml"
-DOCS = (ROOT / "README.md",)
+DOCS = (ROOT / "docs" / "settings.md",)
 TABLE = re.compile(r"(<!-- settings-table: (main|openapi) -->\n)(.*?)(<!-- settings-table: end"
                    r" -->)", re.S)
 REGION = re.compile(r"^(?P<indent>[ ]*)(?P<start># settings-table: (?P<name>inputs|variables)\n)"
@@ -116,6 +117,12 @@ def table_rows(settings: list[Setting]) -> str:
 
 
 def docs_tables(text: str) -> str:
+    """The page with its two tables rewritten. Refuses a page without exactly those two (a
+    lost marker would otherwise leave its table unchecked)."""
+    if sorted(m.group(2) for m in TABLE.finditer(text)) != ["main", "openapi"]:
+        raise ValueError("expected one '<!-- settings-table: main -->' and one "
+                         "'<!-- settings-table: openapi -->' table, each closed by "
+                         "'<!-- settings-table: end -->'")
     groups = {
         "main": [s for s in SETTINGS if s.name not in OPENAPI_SETTINGS],
         "openapi": [s for s in SETTINGS if s.name in OPENAPI_SETTINGS],
