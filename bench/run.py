@@ -10,7 +10,7 @@ Everything runs on this machine: the calls go to the tests' fake JD server on 12
 ``--image`` needs a Docker engine and the base image (``--base-image``, else
 JDCDN_BASE_IMAGE, else the Dockerfile's default); it builds under its own tag (``--tag``)
 and removes what its cold builds made. The step is timed with ``docker`` commands, not
-under act, and the pinned image is already present: no pull is in it (README: the act
+under act, and the pinned image is already present: no pull is in it (docs/releasing.md: the act
 step with a pull from a loopback registry, as tests/test_pinned_image.py runs it).
 """
 

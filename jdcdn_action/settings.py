@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,  # --secret is not --secret-key: a flag is spelt out
         description=(
             "Refresh JD Cloud CDN caches. Every option can also be given as INPUT_<NAME> "
-            "(GitHub Actions) or JDCDN_<NAME> (any CI); see the README."
+            "(GitHub Actions) or JDCDN_<NAME> (any CI); see docs/settings.md."
         ),
     )
     parser.add_argument("entries", nargs="*", metavar="PATH_OR_URL",

@@ -38,12 +38,12 @@ HINTS = {
          "(and security-token for temporary STS credentials, which expire), and the "
          "runner's clock",
     403: "the access key has no permission to refresh this CDN: grant its user the CDN "
-         "refresh policy (see the README) or use another key",
+         "refresh policy (docs/apis.md: a least-privilege sub-user) or use another key",
     404: "JD Cloud does not know this operation: check api-endpoint",
 }
 QUOTA_HINTS = {
     403: "the access key may not read the quota: allow cdn:queryCdnUserQuota in its policy "
-         "(see the README)",
+         "(docs/apis.md: a least-privilege sub-user)",
 }
 
 
