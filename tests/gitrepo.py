@@ -141,3 +141,19 @@ class Origin:
 def event_file(path: Path, payload: dict) -> str:
     path.write_text(json.dumps(payload), encoding="utf-8")
     return str(path)
+
+
+# -- what CI tells the command about the push ------------------------------------------------
+ZEROS = "0" * 40  # GitHub's and GitLab's "no commit" (a new branch, a deleted one)
+
+
+def push_event(before: str, after: str, ref: str = "refs/heads/main", forced: bool = False,
+               default: str = "main") -> dict:
+    return {"before": before, "after": after, "ref": ref, "forced": forced,
+            "repository": {"default_branch": default}}
+
+
+def gitlab_env(**values: str) -> dict[str, str]:
+    """GitLab's predefined variables of a pipeline on a project whose default branch is
+    main, with ``values``."""
+    return {"CI_DEFAULT_BRANCH": "main"} | values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SECRET, USERNAME
+from tests.helpers import SECRET, USERNAME
 
 # (id, args, env, text that the one line must contain)
 CASES = [

@@ -20,9 +20,8 @@ import pytest
 
 from jdcdn_action.console import printable
 from tests.fake_jd import Fault
+from tests.helpers import BASE, error_lines
 from tests.loopback import LoopbackHandler, LoopbackServer
-
-BASE = "https://www.example.com/"
 
 
 class _TakeAnything(LoopbackHandler):
@@ -60,10 +59,6 @@ def elsewhere() -> Iterator[Elsewhere]:
 def run_paths(run_cli, jd_env, paths: str = "a.css\nb.css", **extra: str):
     env = jd_env | {"JDCDN_PATHS": paths, "JDCDN_MAX_ATTEMPTS": "3"} | extra
     return run_cli(env=env, github=True)
-
-
-def error_lines(run) -> list[str]:
-    return [line for line in run.log.splitlines() if line.startswith("::error")]
 
 
 # -- redirects -------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ import yaml
 
 from jdcdn_action import settings as settings_mod
 from jdcdn_action.settings_table import BY_NAME, CREDENTIALS, SETTINGS
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPONENT = ROOT / "templates" / "refresh.yml"
 PIPELINE = ROOT / ".gitlab-ci.yml"
 CONTRACT = ROOT.parent / "shared" / "docs" / "interface.md"

@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import parse_github_output
 from tests.gitrepo import Repo
+from tests.helpers import parse_github_output
 
 HOSTILE = [
     "::error::x.html",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,13 +20,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRET, USERNAME
 from tests.fake_jd import FakeJd, Fault
 from tests.fake_openapi import FakeOpenApi
+from tests.helpers import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    BASE,
+    SECRET,
+    USERNAME,
+    error_lines,
+    unused_port,
+    visible,
+)
 from tests.proxy import Proxy
 from tests.tls import SERVER_NAME, CompanyCa, make_company_ca
 
-BASE = "https://www.example.com/"
 UNTRUSTED = "certificate verify failed: self-signed certificate in certificate chain"
 PROXY_USER = "ci-bot"
 PROXY_PASSWORD = "Pr0xy-S3cret-p@ss/w0rd"  # @ and / percent-encoded in the URL
@@ -71,21 +78,6 @@ def tls_api(request: pytest.FixtureRequest, company_ca: CompanyCa) -> Iterator[A
 def proxy() -> Iterator[Proxy]:
     with Proxy(hosts={SERVER_NAME: "127.0.0.1"}) as server:
         yield server
-
-
-def error_lines(run) -> list[str]:
-    return [line for line in run.log.splitlines() if line.startswith(("::error", "error:"))]
-
-
-def visible(text: str) -> str:
-    """What the runner shows: every line but its ``::add-mask::`` commands."""
-    return "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:  # a port on loopback that nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- a company CA ----------------------------------------------------------------------------
@@ -328,7 +320,7 @@ def test_a_name_that_does_not_resolve_is_named(run_cli, jd_env):
 
 
 def test_a_closed_port_is_named_with_host_and_port(run_cli, jd_env):
-    port = closed_port()
+    port = unused_port()
     run = run_cli(env=jd_env | {"JDCDN_API_ENDPOINT": f"http://127.0.0.1:{port}",
                                 "JDCDN_PATHS": "a.css", "JDCDN_MAX_ATTEMPTS": "2"},
                   github=True)
@@ -338,7 +330,7 @@ def test_a_closed_port_is_named_with_host_and_port(run_cli, jd_env):
 
 
 def test_a_closed_proxy_port_names_the_proxy(run_cli, tls_api):
-    port = closed_port()
+    port = unused_port()
     run = run_cli(env=tls_api.env(SERVER_NAME, HTTPS_PROXY=f"127.0.0.1:{port}",
                                   JDCDN_MAX_ATTEMPTS="2"), github=True)
 

@@ -15,27 +15,17 @@ import threading
 
 import pytest
 
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
 from tests.fake_jd import Fault
 from tests.fake_openapi import ErrorFault
-from tests.gitrepo import Origin
-from tests.test_git_diff import push_event
-
-BASE = "https://www.example.com/"
-
-
-def url(path: str) -> str:
-    return BASE + path
-
-
-def run_openapi(run_cli, openapi_env, paths: str = "", *, github: bool = True,
-                gitlab: bool = False, **extra: str):
-    env = openapi_env | ({"JDCDN_PATHS": paths} if paths else {}) | extra
-    return run_cli(env=env, github=github, gitlab=gitlab)
-
-
-def error_lines(run) -> list[str]:
-    return [line for line in run.log.splitlines() if line.startswith(("::error", "error:"))]
+from tests.gitrepo import Origin, push_event
+from tests.helpers import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    SECURITY_TOKEN,
+    error_lines,
+    run_openapi,
+    url,
+)
 
 
 # -- choosing the API ------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 SCRIPT = ROOT / ".github" / "scripts" / "pin_image.py"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 REF = f"ghcr.io/octo-org/jdcdn-action@{DIGEST}"

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from tests.gitrepo import git_env, run_git
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 VERSION = __import__("jdcdn_action").__version__
 DIGEST = "sha256:" + "ab" * 32

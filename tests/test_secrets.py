@@ -11,7 +11,10 @@ import json
 
 import pytest
 
-from tests.conftest import (
+from tests.fake_jd import ECHO_FORMS, EchoFault, FakeJd, Fault
+from tests.fake_openapi import FakeOpenApi
+from tests.gitrepo import Repo
+from tests.helpers import (
     ACCESS_KEY_ID,
     EXTRA_LEGACY_KEYS,
     EXTRA_SECRETS,
@@ -19,9 +22,6 @@ from tests.conftest import (
     Run,
     text_forms,
 )
-from tests.fake_jd import ECHO_FORMS, EchoFault, FakeJd, Fault
-from tests.fake_openapi import FakeOpenApi
-from tests.gitrepo import Repo
 
 DEBUG = {"RUNNER_DEBUG": "1", "JDCDN_DEBUG": "true"}
 

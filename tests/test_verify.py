@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from jdcdn_action import __version__
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRET, USERNAME
 from tests.fake_edge import FakeEdge
 from tests.fake_jd import FakeJd
 from tests.fake_openapi import FakeOpenApi
 from tests.gitrepo import Repo
+from tests.helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRET, USERNAME
 
 SITE = {"index.html": b"<h1>home</h1>\n", "css/site.css": b"body { margin: 0 }\n",
         "docs/index.html": b"<h1>docs</h1>\n", "img/logo.png": bytes(range(256)) * 64,

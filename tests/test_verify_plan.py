@@ -26,8 +26,7 @@ from jdcdn_action.verify_plan import (
     plan_targets,
 )
 from tests.fake_edge import FakeEdge
-
-BASE = "https://www.example.com/"
+from tests.helpers import BASE
 
 
 def plan_of(*entries: Entry):

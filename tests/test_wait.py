@@ -18,8 +18,8 @@ from jdcdn_action.console import Console
 from jdcdn_action.planning import Batch
 from jdcdn_action.results import BatchResult
 from jdcdn_action.waiting import Deadline, wait_for_tasks
-from tests.conftest import SECRET, USERNAME
 from tests.fake_jd import Fault
+from tests.helpers import SECRET, USERNAME
 
 CN = dt.timezone(dt.timedelta(hours=8))
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.fake_jd import Fault
+from tests.helpers import url
 
 FAST = {"JDCDN_WAIT": "true", "JDCDN_POLL_INTERVAL": "0.05", "JDCDN_WAIT_TIMEOUT": "30"}
 
 
 def files(n: int, folder: str = "assets") -> str:
     return "\n".join(f"{folder}/f{i:03d}.js" for i in range(n))
-
-
-def url(path: str) -> str:
-    return "https://www.example.com/" + path
 
 
 def test_all_tasks_succeed(run_cli, fake_jd, jd_env):
