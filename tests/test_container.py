@@ -35,7 +35,6 @@ from tests.helpers import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
     BASE,
-    ROOT,
     SECRET,
     SECURITY_TOKEN,
     USERNAME,
@@ -117,8 +116,6 @@ def test_runner_style_run_with_openapi_sts_keys(image, fake_openapi, tmp_path):
 
 
 def test_runner_style_push_event_refreshes_the_changed_files(image, fake_jd, tmp_path):
-    if not (ROOT / "jdcdn_action" / "changes.py").is_file():
-        pytest.skip("git-diff is not part of the package yet")
     job = GitHubJob(tmp_path)
     site = make_site(job.workspace)
     event = {"ref": "refs/heads/main", "before": site.before, "after": site.after,
@@ -277,8 +274,6 @@ def test_gitlab_style_job_with_a_paths_file_writes_the_dotenv_report(image, fake
 
 
 def test_gitlab_style_push_pipeline_with_git_diff(image, fake_jd, tmp_path):
-    if not (ROOT / "jdcdn_action" / "changes.py").is_file():
-        pytest.skip("git-diff is not part of the package yet")
     site = make_site(tmp_path / "site")
     run = gitlab_job(image, site.path, jdcdn_variables(fake_jd) | {
         "JDCDN_GIT_DIFF": "true", "JDCDN_SOURCE_DIR": "public", "CI_PIPELINE_SOURCE": "push",

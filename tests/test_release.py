@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.gitrepo import git_env, run_git
-from tests.helpers import ROOT
+from tests.helpers import ROOT, unavailable
 
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 VERSION = __import__("jdcdn_action").__version__
@@ -96,7 +96,7 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     if not shutil.which("git"):
-        pytest.skip("no git")
+        unavailable("no git")
     return Project(tmp_path)
 
 

@@ -161,6 +161,7 @@ def test_fetch_sends_no_credential_and_keeps_no_cookie(edge, tmp_path, monkeypat
     session = new_session(Network(), 2)
     for _ in range(2):
         assert fetch(session, edge.base_url + "a.css", 5).status == 200
+    assert len(edge.requests()) == 2
     for seen in edge.requests():
         names = {name.lower() for name in seen.headers}
         assert names == {"host", "user-agent", "accept-encoding", "accept", "connection"}
