@@ -7,12 +7,16 @@ Fixtures live in ``conftest.py``; the fakes in ``fake_jd.py``, ``fake_openapi.py
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import os
+import signal
 import socket
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -177,6 +181,30 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def interrupted_when(condition: Callable[[], bool], within: float = 60.0) -> Iterator[None]:
+    """Inside the block, SIGINT (a Ctrl-C) reaches this process as soon as ``condition()``
+    holds (checked every 10 ms, for at most ``within`` seconds): at the moment a test
+    means, whatever the load, rather than after a guessed delay."""
+    done = threading.Event()
+
+    def watch() -> None:
+        end = time.monotonic() + within
+        while not done.is_set() and time.monotonic() < end:
+            if condition():
+                signal.raise_signal(signal.SIGINT)
+                return
+            done.wait(0.01)
+
+    watcher = threading.Thread(target=watch, name="interrupt-when", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 # -- tests that need more than Python --------------------------------------------------------
