@@ -194,7 +194,7 @@ def test_cancelled_run_writes_what_it_did(run_cli, fake_jd, jd_env, tmp_path):
     import subprocess
     import sys
 
-    fake_jd.latency = 0.3
+    fake_jd.latency = 0.1
     output = tmp_path / "output"
     output.write_text("")
     report = tmp_path / "report.json"

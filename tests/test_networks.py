@@ -462,7 +462,8 @@ def test_a_long_wait_on_trickling_polls_leaves_nothing_behind(run_cli, fake_jd, 
     the task is done: no poll leaves its thread or connection behind."""
     before = set(threading.enumerate())
     fake_jd.task_script["refresh"] = (2, 0)  # done at the third answered poll
-    fake_jd.script("/api/refreshQuery", *[Fault("trickle", code=400, seconds=0.05)] * 8)
+    # Each trickle takes a poll's least timeout (0.5 s), however short the setting.
+    fake_jd.script("/api/refreshQuery", *[Fault("trickle", code=400, seconds=0.05)] * 4)
     run = run_cli(env=jd_env | {"JDCDN_PATHS": "a.css", "JDCDN_WAIT": "true",
                                 "JDCDN_TIMEOUT": "0.3", "JDCDN_MAX_ATTEMPTS": "10",
                                 "JDCDN_BACKOFF": "0.001", "JDCDN_POLL_INTERVAL": "0.05",
@@ -471,6 +472,6 @@ def test_a_long_wait_on_trickling_polls_leaves_nothing_behind(run_cli, fake_jd, 
 
     assert run.code == 0, run.log
     assert run.report["pending_task_ids"] == []
-    assert len(fake_jd.requests("/api/refreshQuery")) == 8 + 3  # the trickles, the answers
+    assert len(fake_jd.requests("/api/refreshQuery")) == 4 + 3  # the trickles, the answers
     assert client_sockets(fake_jd.port) == []
     assert client_threads(before) == []
