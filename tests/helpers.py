@@ -8,6 +8,7 @@ Fixtures live in ``conftest.py``; the fakes in ``fake_jd.py``, ``fake_openapi.py
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import functools
 import json
@@ -19,9 +20,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
+import yaml
 
 from tests.fake_jd import ECHO_FORMS, md5_signature
 from tests.fake_openapi import FakeOpenApi
@@ -151,6 +153,25 @@ class Run:
 def error_lines(run: Run) -> list[str]:
     """The run's error lines: ``::error`` annotations (GitHub) and ``error:`` lines."""
     return [line for line in run.log.splitlines() if line.startswith(("::error", "error:"))]
+
+
+# -- the repository's YAML files -------------------------------------------------------------
+@functools.cache
+def _yaml_documents(path: Path, _version: tuple[int, int]) -> tuple[Any, ...]:
+    return tuple(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+
+
+def yaml_documents(path: Path) -> list[Any]:
+    """The YAML documents of ``path``, parsed once per version of the file (a test may
+    change its copy: each call returns a fresh one)."""
+    stat = path.stat()
+    return copy.deepcopy(list(_yaml_documents(path, (stat.st_mtime_ns, stat.st_size))))
+
+
+def yaml_file(path: Path) -> Any:
+    """The one YAML document of ``path`` (see ``yaml_documents``)."""
+    [document] = yaml_documents(path)
+    return document
 
 
 # -- builders --------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.gitrepo import git_env, run_git
-from tests.helpers import ROOT, unavailable
+from tests.helpers import ROOT, unavailable, yaml_file
 
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 VERSION = __import__("jdcdn_action").__version__
@@ -35,7 +35,7 @@ def component_image(text: str) -> str:
 
 
 def workflow() -> dict:
-    return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    return yaml_file(WORKFLOW)
 
 
 def step(name_start: str) -> str:
