@@ -228,6 +228,25 @@ def interrupted_when(condition: Callable[[], bool], within: float = 60.0) -> Ite
         watcher.join()
 
 
+class FakeClock:
+    """Monotonic time that advances only by sleeping (the clock and the sleep the
+    package's waiting takes): minutes of waiting in no time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
 # -- tests that need more than Python --------------------------------------------------------
 def unavailable(reason: str) -> NoReturn:
     """Skip on a developer's machine; fail under CI (``CI=true``), where a skipped test

@@ -26,7 +26,7 @@ from jdcdn_action.verify_plan import (
     plan_targets,
 )
 from tests.fake_edge import FakeEdge
-from tests.helpers import BASE
+from tests.helpers import BASE, FakeClock
 
 
 def plan_of(*entries: Entry):
@@ -192,22 +192,13 @@ def test_fetch_names_a_refused_connection():
 
 
 # -- the rounds ------------------------------------------------------------------------------
-class Clock:
+class Clock(FakeClock):
     """A fake monotonic clock: sleeping and fetching move it, nothing waits."""
 
     def __init__(self, fetch_takes: float = 0.1) -> None:
-        self.now = 1000.0
+        super().__init__()
         self.fetch_takes = fetch_takes
-        self.sleeps: list[float] = []
         self.fetches: list[tuple[str, float, float]] = []  # url, when, its timeout
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
     def getter(self, stale_for: dict[str, int | None]):
         """A fetch: each URL serves the old copy for its first N fetches (None: always)."""
