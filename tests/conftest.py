@@ -144,6 +144,40 @@ def jd_env(fake_jd: FakeJd) -> dict[str, str]:
     }
 
 
+# -- pytest-xdist ----------------------------------------------------------------------------
+#: The modules whose tests use Docker (the image, a registry, the runner emulators): they
+#: build, tag and remove the same images on one engine, so one worker runs them all.
+DOCKER_MODULES = frozenset({
+    "test_container", "test_container_networks", "test_pinned_image", "test_ci_workflow",
+    "test_runner_act", "test_runner_component", "test_runner_gitlab"})
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """The Docker modules' tests on one worker, one after another; every other test on the
+    next free worker. (pytest-xdist's own loadgroup cannot group them under pytest 9.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DockerOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "docker" if _module(nodeid) in DOCKER_MODULES else nodeid
+
+    return DockerOnOneWorker(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses Docker outside DOCKER_MODULES would race the others for its
+    images on another worker: that is a collection error, not a flaky run."""
+    for item in items:
+        uses_docker = "image" in item.fixturenames or item.get_closest_marker("runners")
+        if uses_docker and _module(item.nodeid) not in DOCKER_MODULES:
+            raise pytest.UsageError(f"{item.nodeid} uses Docker: add its module to "
+                                    "DOCKER_MODULES in tests/conftest.py")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """Session-wide: whatever any test printed (captured stdout/stderr/log) must not hold
