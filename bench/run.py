@@ -214,9 +214,9 @@ def bench_startup(repeat: int) -> list[dict]:
     return rows
 
 
-def bench_paths_file(paths: int) -> list[dict]:
+def bench_paths_file(paths: int, repeat: int) -> list[dict]:
     """A large paths-file (one '- path' line each) until "over max-urls": the whole
-    command, as a user would run it, median of 3."""
+    command, as a user would run it, median of ``repeat``."""
     work = tempfile.mkdtemp(prefix="jdcdn-bench-")
     try:
         path = Path(work, "paths.yml")
@@ -226,7 +226,7 @@ def bench_paths_file(paths: int) -> list[dict]:
         argv = [sys.executable, "-m", "jdcdn_action", "--dry-run", "--base-url",
                 "https://www.example.com/", "--paths-file", str(path)]
         times = []
-        for _ in range(3):
+        for _ in range(repeat):
             start = time.perf_counter()
             done = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=120,
                                   env=command_env())
@@ -401,7 +401,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         sizes, urls, latencies, concurrencies, repeat, git_files, paths_file = \
-            [100, 1000], 300, [0.01], [1, 4], 2, 50, 3000
+            [100, 1000], 300, [0.01], [1, 4], 1, 50, 3000
         verify_urls, verify_latency, verify_concurrencies = 40, 0.01, [4]
     else:
         sizes, urls, latencies, concurrencies, repeat, git_files, paths_file = \
@@ -414,7 +414,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d"),
         "smoke": args.smoke,
         "planning": bench_planning(sizes),
-        "paths_file": bench_paths_file(paths_file),
+        "paths_file": bench_paths_file(paths_file, 1 if args.smoke else 3),
         "calls": bench_calls(urls, latencies, concurrencies),
         "calls_openapi": bench_calls(urls, latencies, concurrencies, api="openapi"),
         "verify": bench_verify(verify_urls, verify_latency, verify_concurrencies),

@@ -1,127 +1,39 @@
-"""Shared fixtures: the fake JD server, a runner for the command, and the leak check.
+"""Shared fixtures: the fake JD servers, a runner for the command, and the leak check.
 
 Every run made through ``run_cli`` is checked for the fixture secret and every signature
 derived from it, in stdout, stderr, GITHUB_OUTPUT, the summary, the report and dotenv.
+What the modules share besides fixtures is in ``tests/helpers.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import functools
 import io
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.fake_jd import ECHO_FORMS, FakeJd, md5_signature
+from tests.container import Image, build_image
+from tests.fake_jd import FakeJd
 from tests.fake_openapi import FakeOpenApi
-
-USERNAME = "jcloud_test"
-SECRET = "s3cr3t-KEY-0123456789abcdef"
-ACCESS_KEY_ID = "JDC_TESTACCESSKEY0123456"
-ACCESS_KEY_SECRET = "oa-s3cr3t-SECRET-0123456789abcdef"
-SECURITY_TOKEN = "sts-t0ken-0123456789abcdef"
-ROOT = Path(__file__).resolve().parent.parent
-#: Other secrets tests use (with the characters that escaping changes): checked like the
-#: fixture's, in every channel of every test, once registered.
-EXTRA_SECRETS: set[str] = set()
-#: Legacy keys (username, secret) tests use: their daily signatures are checked too.
-EXTRA_LEGACY_KEYS: set[tuple[str, str]] = set()
-
-
-def secret_values(username: str = USERNAME, secret: str = SECRET) -> list[str]:
-    """The secrets and every signature a run around now could compute from them: the
-    legacy keys' daily md5s, the OpenAPI secret and token, and every per-request
-    signature a fake OpenAPI server has received."""
-    today = dt.date.today()
-    days = [today + dt.timedelta(days=n) for n in range(-2, 3)]
-    keys = {(username, secret), *EXTRA_LEGACY_KEYS}
-    return [secret, ACCESS_KEY_SECRET, SECURITY_TOKEN, *EXTRA_SECRETS,
-            *(md5_signature(user, key, day) for user, key in keys for day in days),
-            *FakeOpenApi.SIGNATURES_SEEN]
-
-
-@functools.cache
-def text_forms(value: str) -> frozenset[str]:
-    """Every form ``value`` can take in text: raw, JSON- and repr-escaped (either quote),
-    %-encoded, HTML-escaped (the forms a server may echo it in, ``ECHO_FORMS``)."""
-    either_quote = value.replace("\\", "\\\\").replace("'", "\\'")
-    return frozenset({*(form(value) for form in ECHO_FORMS.values()), either_quote})
-
-
-def assert_no_leak(where: str, text: str) -> None:
-    # The runner swallows ::add-mask:: lines; they are the only place a secret may stand.
-    visible = "\n".join(line for line in text.splitlines()
-                        if not line.startswith("::add-mask::"))
-    for value in secret_values():
-        for form in text_forms(value):
-            assert form not in visible, f"a secret or signature leaked into {where}"
-
-
-def parse_github_output(text: str) -> dict[str, str]:
-    """Parse a GITHUB_OUTPUT file the way the runner does (FileCommandManager)."""
-    values: dict[str, str] = {}
-    lines = text.split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        if not line:
-            continue
-        eq, heredoc = line.find("="), line.find("<<")
-        if heredoc != -1 and (eq == -1 or heredoc < eq):
-            name, delimiter = line[:heredoc], line[heredoc + 2:]
-            assert name and delimiter, f"malformed heredoc line {line!r}"
-            body = []
-            while True:
-                assert i < len(lines), f"delimiter {delimiter!r} never closed"
-                if lines[i] == delimiter:
-                    i += 1
-                    break
-                body.append(lines[i])
-                i += 1
-            assert name not in values, f"output {name} set twice"
-            values[name] = "\n".join(body)
-        else:
-            assert eq > 0, f"malformed output line {line!r}"
-            values[line[:eq]] = line[eq + 1:]
-    return values
-
-
-def parse_dotenv(text: str) -> dict[str, str]:
-    values = {}
-    for line in text.splitlines():
-        assert line and "=" in line, f"bad dotenv line {line!r}"
-        key, value = line.split("=", 1)
-        assert key.replace("_", "").isalnum() and key.isascii(), key
-        assert " " not in value and "\n" not in value
-        values[key] = value
-    return values
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    outputs: dict[str, str] = field(default_factory=dict)
-    summary: str = ""
-    report: dict | None = None
-    dotenv: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def log(self) -> str:
-        return self.stdout + self.stderr
-
-    def json_output(self, name: str) -> list:
-        return json.loads(self.outputs[name])
+from tests.gitrepo import Origin, Repo, event_file
+from tests.helpers import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    ROOT,
+    SECRET,
+    USERNAME,
+    Run,
+    assert_no_leak,
+    parse_dotenv,
+    parse_github_output,
+)
+from tests.helpers import SECURITY_TOKEN as SECURITY_TOKEN  # for modules importing it here
 
 
 @pytest.fixture
@@ -232,6 +144,40 @@ def jd_env(fake_jd: FakeJd) -> dict[str, str]:
     }
 
 
+# -- pytest-xdist ----------------------------------------------------------------------------
+#: The modules whose tests use Docker (the image, a registry, the runner emulators): they
+#: build, tag and remove the same images on one engine, so one worker runs them all.
+DOCKER_MODULES = frozenset({
+    "test_container", "test_container_networks", "test_pinned_image", "test_ci_workflow",
+    "test_runner_act", "test_runner_component", "test_runner_gitlab"})
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """The Docker modules' tests on one worker, one after another; every other test on the
+    next free worker. (pytest-xdist's own loadgroup cannot group them under pytest 9.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DockerOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "docker" if _module(nodeid) in DOCKER_MODULES else nodeid
+
+    return DockerOnOneWorker(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses Docker outside DOCKER_MODULES would race the others for its
+    images on another worker: that is a collection error, not a flaky run."""
+    for item in items:
+        uses_docker = "image" in item.fixturenames or item.get_closest_marker("runners")
+        if uses_docker and _module(item.nodeid) not in DOCKER_MODULES:
+            raise pytest.UsageError(f"{item.nodeid} uses Docker: add its module to "
+                                    "DOCKER_MODULES in tests/conftest.py")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """Session-wide: whatever any test printed (captured stdout/stderr/log) must not hold
@@ -263,3 +209,35 @@ def openapi_env(fake_openapi: FakeOpenApi) -> dict[str, str]:
             "JDCDN_API_ENDPOINT": fake_openapi.endpoint,
             "JDCDN_BASE_URL": "https://www.example.com/",
             "JDCDN_BACKOFF": "0.01"}
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+    """The image, built once for the session from the Dockerfile as written (skipped with
+    JDCDN_SKIP_CONTAINER_TESTS=1, or without Docker but under CI)."""
+    return build_image(tmp_path_factory.mktemp("image") / "build.log")
+
+
+# -- git-diff --------------------------------------------------------------------------------
+@pytest.fixture
+def origin(tmp_path: Path) -> Origin:
+    """A bare origin with an author's work tree (``tests/gitrepo.py``)."""
+    return Origin(tmp_path / "git")
+
+
+@pytest.fixture
+def diff(run_cli: RunCli, jd_env: dict[str, str], tmp_path: Path) -> Callable[..., Run]:
+    """Run the command with git-diff on, in ``repo``, optionally as a GitHub event."""
+    counter = iter(range(100))
+
+    def run(repo: Repo, env: dict[str, str] | None = None, event: str = "",
+            payload: dict | None = None, **kwargs) -> Run:
+        full = jd_env | {"JDCDN_GIT_DIFF": "true"} | (env or {})
+        if event:
+            path = tmp_path / f"event{next(counter)}.json"
+            full |= {"GITHUB_EVENT_NAME": event,
+                     "GITHUB_EVENT_PATH": event_file(path, payload or {})}
+            kwargs.setdefault("github", True)
+        return run_cli(env=full, cwd=repo.path, **kwargs)
+
+    return run

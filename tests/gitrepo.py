@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ def git_env(home: Path) -> dict[str, str]:
         "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
         "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
         "LC_ALL": "C",
+        # No template: every init and clone would copy a dozen sample hooks, never run.
+        "GIT_TEMPLATE_DIR": "",
     }
 
 
@@ -79,8 +82,12 @@ class Repo:
         for name, content in written.items():
             self.write(name, content)
         self.git("add", "--all")
-        self.git("commit", "--quiet", "--allow-empty", "-m", message)
-        return self.head()
+        # The new commit's ID, from the summary line ("[main 0123...] message") that
+        # core.abbrev=no spells in full: no third git process to ask for it.
+        summary = self.git("-c", "core.abbrev=no", "commit", "--allow-empty", "-m", message)
+        found = re.search(r" ([0-9a-f]{40}|[0-9a-f]{64})\] ", summary.partition("\n")[0])
+        assert found, f"no commit ID in git commit's summary: {summary!r}"
+        return found.group(1)
 
     def head(self, rev: str = "HEAD") -> str:
         return self.git("rev-parse", rev)
@@ -141,3 +148,19 @@ class Origin:
 def event_file(path: Path, payload: dict) -> str:
     path.write_text(json.dumps(payload), encoding="utf-8")
     return str(path)
+
+
+# -- what CI tells the command about the push ------------------------------------------------
+ZEROS = "0" * 40  # GitHub's and GitLab's "no commit" (a new branch, a deleted one)
+
+
+def push_event(before: str, after: str, ref: str = "refs/heads/main", forced: bool = False,
+               default: str = "main") -> dict:
+    return {"before": before, "after": after, "ref": ref, "forced": forced,
+            "repository": {"default_branch": default}}
+
+
+def gitlab_env(**values: str) -> dict[str, str]:
+    """GitLab's predefined variables of a pipeline on a project whose default branch is
+    main, with ``values``."""
+    return {"CI_DEFAULT_BRANCH": "main"} | values

@@ -17,15 +17,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
-from tests.conftest import USERNAME, secret_values
-from tests.test_container import _base_image, _pip_build_args
-from tests.test_container import _dockerfile_default_base as dockerfile_default_base
+from tests.container import RUNNER_UID as RUNNER_UID  # the runner suites import it from here
+from tests.container import base_image, dockerfile_default_base, pip_build_args
+from tests.helpers import ROOT, USERNAME, secret_values, unavailable
+from tests.helpers import assert_no_secret_on_disk as assert_no_secret_on_disk  # likewise
 
-ROOT = Path(__file__).resolve().parent.parent
 # npm installs Node 22 and gitlab-ci-local here (.ci/run); JDCDN_RUNNER_TOOLS moves it.
 TOOLS = ROOT / os.environ.get("JDCDN_RUNNER_TOOLS", ".cache/runner-tools")
 # Our own tags: other checkouts build on the same engine. act names the image of a local
@@ -38,18 +37,9 @@ _CHECKOUT = re.sub(r"[^a-z0-9]+", "-", os.environ.get("JDCDN_TEST_IMAGE", "")
 ACTION_FOLDER = "jdcdn-action-runners" + (f"-{_CHECKOUT}" if _CHECKOUT else "")
 ACT_IMAGE = f"act-{ACTION_FOLDER}-dockeraction:latest"
 GITLAB_IMAGE = f"jdcdn-action:runners-{_CHECKOUT or 'test'}"
-RUNNER_UID = 1001  # the user GitHub's hosted runners check out as
 # What the action needs from the repository: the files the Dockerfile copies.
 ACTION_FILES = ("action.yml", "Dockerfile", ".dockerignore", "requirements.txt",
                 "pyproject.toml", "README.md", "entrypoint.py")
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip on a developer's machine; fail under CI, where a skipped suite would hide
-    that the runners were never exercised."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"runner tests must run under CI: {reason}")
-    pytest.skip(reason)
 
 
 def tool_path() -> str:
@@ -86,7 +76,7 @@ def build_images(scratch: Path) -> Images:
     if not shutil.which("docker"):
         unavailable("no docker command")
     default = dockerfile_default_base()
-    base = _base_image() or default  # "" when the default base is present already
+    base = base_image() or default  # "" when the default base is present already
     if _docker("image", "inspect", default).returncode != 0:
         if _docker("image", "inspect", base).returncode != 0:
             unavailable(f"no base image: neither {default} nor {base} is present")
@@ -109,7 +99,7 @@ def build_action_image(context: Path, tags: list[str], log: Path) -> None:
     tag_args = [arg for tag in tags for arg in ("--tag", tag)]
     with log.open("w") as handle:
         done = subprocess.run(["docker", "build", "--network", "host", *tag_args,
-                               *_pip_build_args(), str(context)],
+                               *pip_build_args(), str(context)],
                               stdout=handle, stderr=subprocess.STDOUT, env=env, timeout=1200,
                               stdin=subprocess.DEVNULL)
     if done.returncode != 0:
@@ -131,11 +121,3 @@ def assert_no_secret(where: str, text: str, secret: str) -> None:
     """Neither ``secret`` nor a signature made from it (any nearby day) is in ``text``."""
     for value in secret_values(USERNAME, secret):
         assert value not in text, f"a secret or signature is in {where}"
-
-
-def assert_no_secret_on_disk(root: Path, secret: str) -> None:
-    needles = [value.encode() for value in secret_values(USERNAME, secret)]
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            data = path.read_bytes()
-            assert not any(n in data for n in needles), f"a secret or signature is in {path}"

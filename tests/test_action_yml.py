@@ -19,8 +19,8 @@ from jdcdn_action.outputs import output_values
 from jdcdn_action.results import RunResult
 from jdcdn_action.settings_table import BY_NAME, SETTINGS
 from jdcdn_action.urls import UrlPlan
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 # The contract beside the clone, where there is one (CI has it; the package never reads it).
 CONTRACT = ROOT.parent / "shared" / "docs" / "interface.md"
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -10,11 +10,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 @pytest.mark.parametrize("runner", ["shell", "github"])
@@ -41,6 +40,7 @@ def test_benchmark_smoke_run(tmp_path, runner):
     assert [(row["urls"], row["concurrency"]) for row in results["verify"]] == [(40, 4)]
     assert all(row["us_per_call"] > 0 for row in results["signing"])
     assert all(row["seconds"] > 0 for row in results["startup"])
+    assert [row["files"] for row in results["git_diff"]] == [50]
     assert "Planning" in proc.stdout and "Start-up" in proc.stdout
     if runner == "github":  # the runner's files were left alone
         assert all((tmp_path / name).read_text() == ""

@@ -10,8 +10,7 @@ import pytest
 from jdcdn_action.budget import collapse, describe, folder_of
 from jdcdn_action.entries import Entry
 from jdcdn_action.urls import UrlPlan, map_entries
-
-BASE = "https://www.example.com/"
+from tests.helpers import BASE, url
 
 # A small site: direct file URLs per folder (with index.html -> its folder URL too):
 #   /               index.html, /, about.html                      3
@@ -30,10 +29,6 @@ def plan_of(paths: list[str], bases: tuple[str, ...] = (BASE,), dirs: tuple[str,
             ) -> UrlPlan:
     entries = [Entry(p, "test") for p in paths] + [Entry(d, "test", "dir") for d in dirs]
     return map_entries(entries, bases)
-
-
-def url(path: str) -> str:
-    return BASE + path
 
 
 def check_invariants(before: UrlPlan, result, bases, max_dirs: int) -> None:

@@ -11,8 +11,6 @@ its pending tasks.
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
 from collections.abc import Iterator
 
@@ -20,9 +18,8 @@ import pytest
 
 from jdcdn_action.console import printable
 from tests.fake_jd import Fault
+from tests.helpers import BASE, error_lines, interrupted_when
 from tests.loopback import LoopbackHandler, LoopbackServer
-
-BASE = "https://www.example.com/"
 
 
 class _TakeAnything(LoopbackHandler):
@@ -62,10 +59,6 @@ def run_paths(run_cli, jd_env, paths: str = "a.css\nb.css", **extra: str):
     return run_cli(env=env, github=True)
 
 
-def error_lines(run) -> list[str]:
-    return [line for line in run.log.splitlines() if line.startswith("::error")]
-
-
 # -- redirects -------------------------------------------------------------------------------
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
 def test_a_redirect_is_a_permanent_failure_naming_its_host(
@@ -86,29 +79,30 @@ def test_a_redirect_is_a_permanent_failure_naming_its_host(
 
 # -- timeout bounds a whole request ----------------------------------------------------------
 def test_a_trickling_server_cannot_stretch_the_timeout(run_cli, fake_jd, jd_env):
-    # 50 bytes, one every 0.4 s: each read is quick, the whole answer takes 20 s.
-    fake_jd.script("/api/refresh", Fault("trickle", code=50, seconds=0.4))
+    # 200 bytes, one every 0.1 s: each read is quick, the whole answer takes 20 s.
+    fake_jd.script("/api/refresh", Fault("trickle", code=200, seconds=0.1))
     start = time.monotonic()
-    run = run_paths(run_cli, jd_env, JDCDN_TIMEOUT="1.5", JDCDN_MAX_ATTEMPTS="1")
+    run = run_paths(run_cli, jd_env, JDCDN_TIMEOUT="0.5", JDCDN_MAX_ATTEMPTS="1")
     wall = time.monotonic() - start
 
     assert run.code == 1, run.log
-    assert wall < 5, f"the run took {wall:.1f}s with timeout 1.5"
-    where = f"no answer from 127.0.0.1:{fake_jd.port} within 1.5 s (timeout)"
+    assert wall < 5, f"the run took {wall:.1f}s with timeout 0.5"
+    where = f"no answer from 127.0.0.1:{fake_jd.port} within 0.5 s (timeout)"
     assert where in run.report["batches"][0]["error"]
     [error] = error_lines(run)
     assert f"Cause: {where}" in error
 
 
 def test_a_trickling_poll_cannot_stretch_wait_timeout(run_cli, fake_jd, jd_env):
-    fake_jd.script("/api/refreshQuery", *[Fault("trickle", code=50, seconds=0.4)] * 5)
+    # Each poll's answer would take 20 s; a request is given what is left of wait-timeout.
+    fake_jd.script("/api/refreshQuery", *[Fault("trickle", code=200, seconds=0.1)] * 5)
     start = time.monotonic()
-    run = run_paths(run_cli, jd_env, JDCDN_WAIT="true", JDCDN_WAIT_TIMEOUT="2",
-                    JDCDN_POLL_INTERVAL="0.5", JDCDN_TIMEOUT="30")
+    run = run_paths(run_cli, jd_env, JDCDN_WAIT="true", JDCDN_WAIT_TIMEOUT="1",
+                    JDCDN_POLL_INTERVAL="0.2", JDCDN_TIMEOUT="30")
     wall = time.monotonic() - start
 
     assert run.code == 0, run.log  # still running at wait-timeout is a warning
-    assert wall < 6, f"waiting took {wall:.1f}s with wait-timeout 2"
+    assert wall < 6, f"waiting took {wall:.1f}s with wait-timeout 1"
     assert run.json_output("pending-task-ids") == run.json_output("task-ids")
 
 
@@ -209,13 +203,11 @@ def test_an_interrupted_wait_reports_the_unfinished_tasks_as_pending(
         run_cli, fake_jd, jd_env):
     paths = "\n".join(f"f{i:03d}.css" for i in range(150))  # 2 tasks
     fake_jd.slow_instances[BASE + "f000.css"] = 100  # task 1 keeps running
-    timer = threading.Timer(1.5, lambda: signal.raise_signal(signal.SIGINT))
-    timer.start()
-    try:
+    # Ctrl-C during the second round of polls, which asks about task 1 alone: the first
+    # round's answers (task 2 finished) have been read by then.
+    with interrupted_when(lambda: len(fake_jd.requests("/api/refreshQuery")) >= 3):
         run = run_paths(run_cli, jd_env, paths, JDCDN_WAIT="true", JDCDN_POLL_INTERVAL="0.2",
                         JDCDN_WAIT_TIMEOUT="30")
-    finally:
-        timer.cancel()
 
     assert run.code == 130, run.log
     task_ids = run.json_output("task-ids")

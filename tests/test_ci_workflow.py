@@ -33,7 +33,8 @@ import pytest
 import yaml
 
 from tests import test_runner_act
-from tests.runners import ROOT, build_action_image, unavailable
+from tests.helpers import ROOT, unavailable
+from tests.runners import build_action_image
 
 pytestmark = pytest.mark.runners
 act = test_runner_act.act  # the pinned act, as the act suite finds it

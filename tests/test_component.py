@@ -22,8 +22,8 @@ import yaml
 
 from jdcdn_action import settings as settings_mod
 from jdcdn_action.settings_table import BY_NAME, CREDENTIALS, SETTINGS
+from tests.helpers import ROOT, unavailable, yaml_documents, yaml_file
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPONENT = ROOT / "templates" / "refresh.yml"
 PIPELINE = ROOT / ".gitlab-ci.yml"
 CONTRACT = ROOT.parent / "shared" / "docs" / "interface.md"
@@ -34,7 +34,7 @@ INTERPOLATION = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*(?:\|[^\]]*)?\]\]")
 
 def component() -> tuple[dict, str, dict]:
     """The spec's inputs, the job's name as written, and the job."""
-    header, jobs = yaml.safe_load_all(COMPONENT.read_text(encoding="utf-8"))
+    header, jobs = yaml_documents(COMPONENT)
     assert list(header) == ["spec"] and len(jobs) == 1, "a spec header, then one job"
     (name, job), = jobs.items()
     return header["spec"]["inputs"], name, job
@@ -123,38 +123,41 @@ def test_the_contract_names_the_same_credentials():
     assert named and set(re.findall(r"`([\w-]+)`", named.group(1))) == set(CREDENTIALS)
 
 
-def gitlab_schema_check(tmp_path: Path, name: str, document: object) -> None:
+def gitlab_schema_check(tmp_path: Path, documents: dict[str, object]) -> None:
+    """GitLab's schema (check-jsonschema's copy) on each of ``documents`` (file name:
+    document), in one run of the checker."""
     checker = shutil.which("check-jsonschema")
     if checker is None:
-        pytest.skip("check-jsonschema is not installed (pip install -e '.[test]')")
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    check = subprocess.run([checker, "--builtin-schema", "vendor.gitlab-ci", str(path)],
+        unavailable("check-jsonschema is not installed (pip install -e '.[test]')")
+    paths = [tmp_path / name for name in documents]
+    for path, document in zip(paths, documents.values(), strict=True):
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+    check = subprocess.run([checker, "--builtin-schema", "vendor.gitlab-ci", *map(str, paths)],
                            capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_the_component_passes_gitlabs_schema(tmp_path):
-    header, jobs = yaml.safe_load_all(COMPONENT.read_text(encoding="utf-8"))
-    gitlab_schema_check(tmp_path, "spec.yml", header)
-    gitlab_schema_check(tmp_path, "job.yml", jobs)
+    header, jobs = yaml_documents(COMPONENT)
+    gitlab_schema_check(tmp_path, {"spec.yml": header, "job.yml": jobs})
 
 
 def test_the_schema_check_refuses_a_string_default_for_a_boolean(tmp_path):
-    """What the schema check above is worth: the mistake GitLab refuses, it refuses."""
-    header = next(yaml.safe_load_all(COMPONENT.read_text(encoding="utf-8")))
+    """What the schema check above is worth: the mistake GitLab refuses, it refuses (and
+    in a run with a document that passes)."""
+    header, jobs = yaml_documents(COMPONENT)
     header["spec"]["inputs"]["dry-run"]["default"] = "false"
     with pytest.raises(AssertionError, match="dry-run"):
-        gitlab_schema_check(tmp_path, "spec.yml", header)
+        gitlab_schema_check(tmp_path, {"job.yml": jobs, "spec.yml": header})
 
 
 # -- the repository's pipeline (.gitlab-ci.yml) ----------------------------------------------
 def pipeline() -> dict:
-    return yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))
+    return yaml_file(PIPELINE)
 
 
 def test_the_pipeline_passes_gitlabs_schema(tmp_path):
-    gitlab_schema_check(tmp_path, "gitlab-ci.yml", pipeline())
+    gitlab_schema_check(tmp_path, {"gitlab-ci.yml": pipeline()})
 
 
 def test_the_pipeline_tests_the_component_at_this_commit_with_declared_inputs():

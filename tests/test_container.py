@@ -16,291 +16,34 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import (
-    ACCESS_KEY_ID,
-    ACCESS_KEY_SECRET,
-    SECRET,
-    SECURITY_TOKEN,
-    USERNAME,
-    Run,
-    assert_no_leak,
-    parse_dotenv,
-    parse_github_output,
-    secret_values,
+from tests.container import (
+    GitHubJob,
+    Site,
+    gitlab_job,
+    make_site,
+    tree_listing,
 )
 from tests.fake_jd import FakeJd
 from tests.fake_openapi import FakeOpenApi
-
-ROOT = Path(__file__).resolve().parent.parent
-OFFLINE_BASE_SCRIPT = ROOT.parent / "shared" / "ci" / "docker-offline.sh"
-# JDCDN_TEST_IMAGE lets two checkouts on one engine build without racing for one tag.
-TAG = os.environ.get("JDCDN_TEST_IMAGE", "jdcdn-action:test")
-RUNNER_UID = 1001  # the user GitHub's hosted runners check out as
-BASE_URL = "https://www.example.com/"
-
-
-# -- the image -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Image:
-    tag: str
-    base: str
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"container tests must run under CI: {reason}")
-    pytest.skip(reason)
-
-
-def _base_image() -> str:
-    """The base to build FROM: JDCDN_BASE_IMAGE, else the local one, else the default."""
-    base = os.environ.get("JDCDN_BASE_IMAGE", "").strip()
-    if base:
-        return base
-    if OFFLINE_BASE_SCRIPT.is_file() and os.geteuid() == 0:
-        # Idempotent: starts an engine if none runs and imports the base if it is missing.
-        done = subprocess.run(["bash", str(OFFLINE_BASE_SCRIPT)], capture_output=True,
-                              text=True, timeout=1800, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            _unavailable(f"docker-offline.sh failed: {done.stderr.strip()[-2000:]}")
-        return done.stdout.strip().splitlines()[-1]
-    default = _dockerfile_default_base()
-    present = subprocess.run(["docker", "image", "inspect", default], capture_output=True,
-                             timeout=60).returncode == 0
-    if not present:  # never pull from here: the build machine may reach no registry
-        _unavailable(f"the base image {default} is not present: docker pull it, or set "
-                     "JDCDN_BASE_IMAGE to a local Debian-based Python image")
-    return ""
-
-
-def _pip_config(key: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "pip", "config", "get", key],
-                          capture_output=True, text=True, timeout=60)
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
-def _pip_build_args() -> list[str]:
-    """The host's package index settings that a build can use (network URLs only)."""
-    args = []
-    for name, key in (("PIP_INDEX_URL", "global.index-url"),
-                      ("PIP_EXTRA_INDEX_URL", "global.extra-index-url"),
-                      ("PIP_TRUSTED_HOST", "global.trusted-host")):
-        value = os.environ.get(name) or _pip_config(key)
-        if name != "PIP_TRUSTED_HOST":
-            value = " ".join(v for v in value.split() if v.startswith(("http://", "https://")))
-        if value:
-            args += ["--build-arg", f"{name}={value}"]
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-                 "no_proxy"):
-        if os.environ.get(name):
-            args += ["--build-arg", name]
-    return args
-
-
-@pytest.fixture(scope="session")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
-    """Build the image once for the session (Docker's layer cache makes rebuilds quick)."""
-    if os.environ.get("JDCDN_SKIP_CONTAINER_TESTS") == "1":
-        pytest.skip("JDCDN_SKIP_CONTAINER_TESTS=1: the container tests run in another job")
-    if not shutil.which("docker"):
-        _unavailable("no docker command")
-    info = subprocess.run(["docker", "info"], capture_output=True, timeout=60)
-    if info.returncode != 0 and not OFFLINE_BASE_SCRIPT.is_file():
-        _unavailable("no Docker engine is running")
-    base = _base_image()  # the offline script, where it is used, starts an engine
-    env = dict(os.environ)
-    if subprocess.run(["docker", "buildx", "version"], capture_output=True,
-                      timeout=60).returncode != 0:
-        env["DOCKER_BUILDKIT"] = "0"  # an engine without BuildKit's client plugin
-    command = ["docker", "build", "--network", "host", "--tag", TAG, *_pip_build_args()]
-    if base:
-        command += ["--build-arg", f"BASE_IMAGE={base}"]
-    log = tmp_path_factory.mktemp("image") / "build.log"
-    with log.open("w") as handle:
-        done = subprocess.run([*command, str(ROOT)], stdout=handle, stderr=subprocess.STDOUT,
-                              env=env, timeout=1200, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        pytest.fail(f"docker build failed:\n{log.read_text()[-4000:]}")
-    return Image(TAG, base or _dockerfile_default_base())
-
-
-def _dockerfile_default_base() -> str:
-    for line in (ROOT / "Dockerfile").read_text().splitlines():
-        if line.startswith("ARG BASE_IMAGE="):
-            return line.partition("=")[2].strip()
-    raise AssertionError("the Dockerfile has no ARG BASE_IMAGE=")
-
-
-# -- a checkout ------------------------------------------------------------------------------
-def git(repo: Path, *args: str) -> str:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(repo.parent),
-           "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C",
-           "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
-    done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=60, check=True)
-    return done.stdout.strip()
-
-
-@dataclass(frozen=True)
-class Site:
-    """A site repository with two commits: ``before`` and the pushed ``after``."""
-
-    path: Path
-    before: str
-    after: str
-    # What git-diff of before..after must refresh with source-dir public (deleted included).
-    changed_urls = (
-        BASE_URL + "blog/hello%20world.html",
-        BASE_URL + "css/site.css",
-        BASE_URL + "docs/old.html",
-    )
-
-
-def make_site(path: Path) -> Site:
-    path.mkdir(parents=True)
-    git(path, "init", "--quiet", "--initial-branch", "main")
-    files = {"README.md": "# site\n", "public/index.html": "<h1>home</h1>\n",
-             "public/css/site.css": "body {}\n", "public/docs/old.html": "old\n",
-             "deploy/paths.yml": "files:\n  - index.html\n  - css/site.css\ndirs:\n  - img/\n"}
-    for name, text in files.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(text)
-    git(path, "add", "--all")
-    git(path, "commit", "--quiet", "-m", "first")
-    before = git(path, "rev-parse", "HEAD")
-    (path / "public/css/site.css").write_text("body { margin: 0 }\n")
-    (path / "public/blog").mkdir()
-    (path / "public/blog/hello world.html").write_text("hello\n")
-    (path / "public/docs/old.html").unlink()
-    (path / "README.md").write_text("# site, outside source-dir\n")
-    git(path, "add", "--all")
-    git(path, "commit", "--quiet", "-m", "second")
-    return Site(path, before, git(path, "rev-parse", "HEAD"))
-
-
-def give_away(root: Path) -> None:
-    """Make the folders belong to the runner's user, as on GitHub (when we may)."""
-    if os.geteuid() != 0:
-        return  # already another uid than the container's root
-    for folder, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(folder, name), RUNNER_UID, RUNNER_UID)
-    os.lchown(root, RUNNER_UID, RUNNER_UID)
-
-
-def tree_listing(path: Path) -> dict[str, bytes]:
-    """Every file of a work tree (not .git) with its content."""
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file() and ".git" not in p.relative_to(path).parts}
-
-
-def assert_no_secret_on_disk(root: Path) -> None:
-    needles = [value.encode() for value in secret_values()]
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            data = path.read_bytes()
-            assert not any(n in data for n in needles), f"a secret or signature is in {path}"
-
-
-def docker_run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """docker run, with each variable named by ``-e NAME`` and its value passed in the
-    docker client's environment, as the runner does (no value on a command line)."""
-    names = [arg for name in env for arg in ("-e", name)]
-    return subprocess.run(
-        ["docker", "run", "--rm", "--network", "host", *names, *command],
-        env=os.environ | env, capture_output=True, text=True, timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-# -- GitHub's runner -------------------------------------------------------------------------
-def action_inputs(given: dict[str, str]) -> dict[str, str]:
-    """INPUT_* as the runner sets them: every declared input, its default filled in,
-    upper-cased with hyphens kept, empty when unset."""
-    declared = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
-    unknown = set(given) - set(declared)
-    assert not unknown, f"not inputs of action.yml: {unknown}"
-    return {f"INPUT_{name.upper().replace(' ', '_')}":
-            given.get(name, str(spec.get("default", ""))) for name, spec in declared.items()}
-
-
-@dataclass
-class GitHubJob:
-    """A job's folders on the runner's host, laid out as the runner lays them out."""
-
-    root: Path
-
-    def __post_init__(self) -> None:
-        self.workspace = self.root / "work" / "site" / "site"
-        self.temp = self.root / "work" / "_temp"
-        self.home = self.temp / "_github_home"
-        self.workflow = self.temp / "_github_workflow"
-        self.file_commands = self.temp / "_runner_file_commands"
-        for folder in (self.home, self.workflow, self.file_commands):
-            folder.mkdir(parents=True)
-
-    def run(self, image: Image, inputs: dict[str, str], event_name: str = "push",
-            event: dict | None = None, sha: str = "0" * 40,
-            mounts: tuple[tuple[Path, str], ...] = (),
-            step_env: dict[str, str] | None = None) -> Run:
-        step = uuid.uuid4()
-        files = {kind: self.file_commands / f"{kind}_{step}"
-                 for kind in ("set_output", "step_summary", "set_env", "add_path",
-                              "save_state")}
-        for path in files.values():
-            path.write_text("")
-        (self.workflow / "event.json").write_text(json.dumps(event or {}))
-        give_away(self.root)
-        env = {
-            "HOME": "/github/home", "GITHUB_ACTIONS": "true", "CI": "true",
-            "GITHUB_WORKSPACE": "/github/workspace",
-            "GITHUB_EVENT_PATH": "/github/workflow/event.json",
-            "GITHUB_EVENT_NAME": event_name, "GITHUB_SHA": sha,
-            "GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main",
-            "GITHUB_REPOSITORY": "octo/site", "GITHUB_ACTOR": "octo",
-            "GITHUB_RUN_ID": "4242", "GITHUB_ACTION": "refresh",
-            "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_API_URL": "https://api.github.com",
-            "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_TEMP": "/github/runner_temp",
-            **{f"GITHUB_{name}": f"/github/file_commands/{path.name}" for name, path in (
-                ("OUTPUT", files["set_output"]), ("STEP_SUMMARY", files["step_summary"]),
-                ("ENV", files["set_env"]), ("PATH", files["add_path"]),
-                ("STATE", files["save_state"]))},
-            **action_inputs(inputs),
-            **(step_env or {}),  # the step's (and job's) env:, passed to the container too
-        }
-        # The runner's mounts, in its order (all but the Docker socket).
-        mounts = [(self.temp, "/github/runner_temp"), (self.home, "/github/home"),
-                  (self.workflow, "/github/workflow"),
-                  (self.file_commands, "/github/file_commands"),
-                  (self.workspace, "/github/workspace"), *mounts]
-        volumes = [arg for host, inside in mounts for arg in ("-v", f"{host}:{inside}")]
-        done = docker_run(["--workdir", "/github/workspace", *volumes, image.tag], env)
-        assert_no_leak("stdout", done.stdout)
-        assert_no_leak("stderr", done.stderr)
-        assert_no_secret_on_disk(self.root)
-        raw_outputs = files["set_output"].read_text(encoding="utf-8")
-        report = self.temp / "jdcdn-report.json"
-        return Run(done.returncode, done.stdout, done.stderr,
-                   outputs=parse_github_output(raw_outputs),
-                   summary=files["step_summary"].read_text(encoding="utf-8"),
-                   report=json.loads(report.read_text()) if report.is_file() else None)
+from tests.gitrepo import Repo, run_git
+from tests.helpers import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    BASE,
+    SECRET,
+    SECURITY_TOKEN,
+    USERNAME,
+)
 
 
 def endpoint_inputs(fake_jd: FakeJd) -> dict[str, str]:
     return {"username": USERNAME, "secret-key": SECRET, "api-endpoint": fake_jd.endpoint,
-            "base-url": BASE_URL, "timeout": "5"}
+            "base-url": BASE, "timeout": "5"}
 
 
 def test_runner_style_run_sends_sets_outputs_and_summary(image, fake_jd, tmp_path):
@@ -311,9 +54,9 @@ def test_runner_style_run_sends_sets_outputs_and_summary(image, fake_jd, tmp_pat
         "paths": "index.html\ncss/site.css\nimg/", "dry-run": "no"})
 
     assert run.code == 0, run.log
-    urls = [BASE_URL, BASE_URL + "css/site.css", BASE_URL + "index.html"]
+    urls = [BASE, BASE + "css/site.css", BASE + "index.html"]
     assert run.json_output("urls") == urls
-    assert run.json_output("dirs") == [BASE_URL + "img/"]
+    assert run.json_output("dirs") == [BASE + "img/"]
     task_ids = run.json_output("task-ids")  # in batch order; the calls ran concurrently
     assert sorted(task_ids) == sorted(c.answer["taskid"] for c in fake_jd.accepted())
     assert len(task_ids) == 2
@@ -333,7 +76,7 @@ def test_runner_style_run_sends_sets_outputs_and_summary(image, fake_jd, tmp_pat
 
 def openapi_inputs(fake_openapi: FakeOpenApi) -> dict[str, str]:
     return {"access-key-id": ACCESS_KEY_ID, "access-key-secret": ACCESS_KEY_SECRET,
-            "api-endpoint": fake_openapi.endpoint, "base-url": BASE_URL, "timeout": "5"}
+            "api-endpoint": fake_openapi.endpoint, "base-url": BASE, "timeout": "5"}
 
 
 def test_runner_style_run_with_openapi_sts_keys(image, fake_openapi, tmp_path):
@@ -348,7 +91,7 @@ def test_runner_style_run_with_openapi_sts_keys(image, fake_openapi, tmp_path):
         "security-token": SECURITY_TOKEN, "paths": "index.html\ncss/site.css\nimg/"})
 
     assert run.code == 0, run.log
-    urls = [BASE_URL, BASE_URL + "css/site.css", BASE_URL + "index.html"]
+    urls = [BASE, BASE + "css/site.css", BASE + "index.html"]
     assert run.json_output("urls") == urls
     task_ids = run.json_output("task-ids")
     assert len(task_ids) == 2 and sorted(task_ids) == sorted(fake_openapi.task_ids())
@@ -357,7 +100,7 @@ def test_runner_style_run_with_openapi_sts_keys(image, fake_openapi, tmp_path):
     assert (run.outputs["url-count"], run.outputs["dir-count"],
             run.outputs["batch-count"]) == ("3", "1", "2")
     assert fake_openapi.refreshed("url") == set(urls)
-    assert fake_openapi.refreshed("dir") == {BASE_URL + "img/"}
+    assert fake_openapi.refreshed("dir") == {BASE + "img/"}
     assert len(fake_openapi.requests()) == 2  # no retries: each call was accepted as sent
     assert len(fake_openapi.requests("/v1/user:quota")) == 1  # the quota, read first
     assert all(c.headers["x-jdcloud-security-token"] == SECURITY_TOKEN
@@ -373,8 +116,6 @@ def test_runner_style_run_with_openapi_sts_keys(image, fake_openapi, tmp_path):
 
 
 def test_runner_style_push_event_refreshes_the_changed_files(image, fake_jd, tmp_path):
-    if not (ROOT / "jdcdn_action" / "changes.py").is_file():
-        pytest.skip("git-diff is not part of the package yet")
     job = GitHubJob(tmp_path)
     site = make_site(job.workspace)
     event = {"ref": "refs/heads/main", "before": site.before, "after": site.after,
@@ -400,7 +141,8 @@ TRUST_ORIGIN = f"[safe]\n\tdirectory = {ORIGIN_INSIDE}\n"
 
 def bare_origin(site: Site, path: Path) -> Path:
     """A bare copy of the site, like a server's repository (outside the given-away job)."""
-    git(site.path.parent, "clone", "--quiet", "--bare", str(site.path), str(path))
+    run_git(site.path.parent, site.path.parent, "clone", "--quiet", "--bare", str(site.path),
+            str(path))
     return path
 
 
@@ -413,12 +155,11 @@ def test_runner_style_push_from_a_depth_1_clone_fetches_the_base_from_origin(
     origin = bare_origin(site, tmp_path / "origin.git")
     job = GitHubJob(tmp_path / "runner")
     job.workspace.parent.mkdir(parents=True)
-    git(job.workspace.parent, "clone", "--quiet", "--depth", "1", origin.as_uri(),
-        str(job.workspace))
-    git(job.workspace, "remote", "set-url", "origin", f"file://{ORIGIN_INSIDE}")
+    checkout = Repo.clone(origin.as_uri(), job.workspace, tmp_path, "--depth", "1")
+    checkout.git("remote", "set-url", "origin", f"file://{ORIGIN_INSIDE}")
     if os.geteuid() != 0:
         (job.home / ".gitconfig").write_text(TRUST_ORIGIN)
-    assert git(job.workspace, "rev-parse", "--is-shallow-repository") == "true"
+    assert checkout.git("rev-parse", "--is-shallow-repository") == "true"
     event = {"ref": "refs/heads/main", "before": site.before, "after": site.after,
              "forced": False, "created": False, "deleted": False,
              "repository": {"full_name": "octo/site", "default_branch": "main"},
@@ -480,12 +221,12 @@ def test_image_git_reaches_file_and_https_origins(image, tmp_path):
 def test_runner_style_dry_run_needs_no_key_and_sends_nothing(image, fake_jd, tmp_path):
     job = GitHubJob(tmp_path)
     make_site(job.workspace)
-    run = job.run(image, {"base-url": BASE_URL, "paths-file": "deploy/paths.yml",
+    run = job.run(image, {"base-url": BASE, "paths-file": "deploy/paths.yml",
                           "dry-run": "true", "api-endpoint": fake_jd.endpoint})
 
     assert run.code == 0, run.log
-    assert run.json_output("urls") == [BASE_URL, BASE_URL + "css/site.css",
-                                       BASE_URL + "index.html"]
+    assert run.json_output("urls") == [BASE, BASE + "css/site.css",
+                                       BASE + "index.html"]
     assert run.json_output("task-ids") == [] and run.outputs["batch-count"] == "2"
     assert fake_jd.calls == []
 
@@ -504,33 +245,13 @@ def test_runner_style_missing_username_is_one_error_line_and_exit_2(image, fake_
 
 
 # -- GitLab CI -------------------------------------------------------------------------------
-def gitlab_job(image: Image, project: Path, env: dict[str, str],
-               script: str = "jdcdn-refresh") -> Run:
-    """The image as GitLab's docker executor runs it with ``entrypoint: [""]``: the job's
-    script in sh, in the project folder, with CI/CD variables in the environment."""
-    give_away(project)
-    inside = "/builds/octo/site"
-    env = {"CI": "true", "GITLAB_CI": "true", "CI_PROJECT_DIR": inside,
-           "CI_DEFAULT_BRANCH": "main", **env}
-    done = docker_run(["--workdir", inside, "-v", f"{project}:{inside}", "--entrypoint", "sh",
-                       image.tag, "-c", script], env)
-    assert_no_leak("stdout", done.stdout)
-    assert_no_leak("stderr", done.stderr)
-    assert_no_secret_on_disk(project)
-    dotenv = project / "jdcdn.env"
-    report = project / "jdcdn-report.json"
-    return Run(done.returncode, done.stdout, done.stderr,
-               dotenv=parse_dotenv(dotenv.read_text()) if dotenv.is_file() else {},
-               report=json.loads(report.read_text()) if report.is_file() else None)
-
-
 # The leak checks look for ACCESS_KEY_SECRET, so they find this one too.
 WRONG_ACCESS_SECRET = ACCESS_KEY_SECRET + "-wrong"
 
 
 def jdcdn_variables(fake_jd: FakeJd) -> dict[str, str]:
     return {"JDCDN_USERNAME": USERNAME, "JDCDN_SECRET_KEY": SECRET,
-            "JDCDN_API_ENDPOINT": fake_jd.endpoint, "JDCDN_BASE_URL": BASE_URL,
+            "JDCDN_API_ENDPOINT": fake_jd.endpoint, "JDCDN_BASE_URL": BASE,
             "JDCDN_TIMEOUT": "5"}
 
 
@@ -553,8 +274,6 @@ def test_gitlab_style_job_with_a_paths_file_writes_the_dotenv_report(image, fake
 
 
 def test_gitlab_style_push_pipeline_with_git_diff(image, fake_jd, tmp_path):
-    if not (ROOT / "jdcdn_action" / "changes.py").is_file():
-        pytest.skip("git-diff is not part of the package yet")
     site = make_site(tmp_path / "site")
     run = gitlab_job(image, site.path, jdcdn_variables(fake_jd) | {
         "JDCDN_GIT_DIFF": "true", "JDCDN_SOURCE_DIR": "public", "CI_PIPELINE_SOURCE": "push",
@@ -587,7 +306,7 @@ def test_gitlab_style_openapi_wrong_secret_is_exit_1_after_one_call(image, fake_
     site = make_site(tmp_path / "site")
     run = gitlab_job(image, site.path, {
         "JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID, "JDCDN_ACCESS_KEY_SECRET": WRONG_ACCESS_SECRET,
-        "JDCDN_API_ENDPOINT": fake_openapi.endpoint, "JDCDN_BASE_URL": BASE_URL,
+        "JDCDN_API_ENDPOINT": fake_openapi.endpoint, "JDCDN_BASE_URL": BASE,
         "JDCDN_TIMEOUT": "5", "JDCDN_CONCURRENCY": "1",  # two batches, one after the other
         "JDCDN_PATHS_FILE": "deploy/paths.yml", "CI_PIPELINE_SOURCE": "web",
         "CI_COMMIT_SHA": site.after})

@@ -12,16 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import test_container
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRET, USERNAME
+from tests.container import GitHubJob, gitlab_job, make_site
 from tests.fake_jd import FakeJd
 from tests.fake_openapi import FakeOpenApi
+from tests.helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BASE, SECRET, USERNAME, visible
 from tests.proxy import Proxy
-from tests.test_container import BASE_URL, GitHubJob, gitlab_job, make_site
 from tests.tls import SERVER_NAME, CompanyCa, make_company_ca
-
-# The image fixture of the container tests: built from the Dockerfile, tagged JDCDN_TEST_IMAGE.
-image = test_container.image
 
 PROXY_USER = "ci-bot"
 PROXY_PASSWORD = "Pr0xy-S3cret-in-the-container"
@@ -43,10 +39,6 @@ def proxy_url(proxy: Proxy) -> str:
     return f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{proxy.port}"
 
 
-def visible(text: str) -> str:
-    return "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
-
-
 def assert_no_proxy_password(*texts: str) -> None:
     basic = base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
     for text in texts:
@@ -64,14 +56,14 @@ def test_runner_style_through_the_proxy_with_ca_bundle_in_the_workspace(
     server = FakeJd(USERNAME, SECRET).serve_tls(company_ca.server_context(), SERVER_NAME)
     with server:
         run = job.run(image, {"username": USERNAME, "secret-key": SECRET,
-                              "api-endpoint": server.endpoint, "base-url": BASE_URL,
+                              "api-endpoint": server.endpoint, "base-url": BASE,
                               "paths": "index.html\ncss/site.css", "timeout": "5",
                               "ca-bundle": "certs/company-ca.pem"},
                       step_env={"HTTPS_PROXY": proxy_url(proxy)})
         port = server.port
 
     assert run.code == 0, run.log
-    assert server.refreshed() == {BASE_URL, BASE_URL + "index.html", BASE_URL + "css/site.css"}
+    assert server.refreshed() == {BASE, BASE + "index.html", BASE + "css/site.css"}
     assert {seen.target for seen in proxy.seen} == {f"{SERVER_NAME}:{port}"}
     assert all(seen.authorization for seen in proxy.seen)
     assert f"Calls go through the proxy http://***@127.0.0.1:{proxy.port} (HTTPS_PROXY)" \
@@ -87,7 +79,7 @@ def test_runner_style_without_the_ca_names_the_certificate_problem(
     server = FakeJd(USERNAME, SECRET).serve_tls(company_ca.server_context(), SERVER_NAME)
     with server:
         run = job.run(image, {"username": USERNAME, "secret-key": SECRET,
-                              "api-endpoint": server.endpoint, "base-url": BASE_URL,
+                              "api-endpoint": server.endpoint, "base-url": BASE,
                               "paths": "index.html", "timeout": "5"},
                       step_env={"HTTPS_PROXY": proxy_url(proxy)})
 
@@ -111,13 +103,13 @@ def test_gitlab_style_openapi_through_https_proxy(image, company_ca, proxy, tmp_
     with server:
         run = gitlab_job(image, site.path, {
             "JDCDN_ACCESS_KEY_ID": ACCESS_KEY_ID, "JDCDN_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET,
-            "JDCDN_API_ENDPOINT": server.endpoint, "JDCDN_BASE_URL": BASE_URL,
+            "JDCDN_API_ENDPOINT": server.endpoint, "JDCDN_BASE_URL": BASE,
             "JDCDN_PATHS": "index.html", "JDCDN_TIMEOUT": "5",
             ca_variable: "company-ca.pem", "https_proxy": proxy_url(proxy),
             "no_proxy": "localhost,127.0.0.1"})
 
     assert run.code == 0, run.log
-    assert server.refreshed() == {BASE_URL, BASE_URL + "index.html"}
+    assert server.refreshed() == {BASE, BASE + "index.html"}
     assert proxy.seen and all(seen.status == 200 for seen in proxy.seen)
     assert run.dotenv["JDCDN_TASK_ID"] == server.task_ids()[0]
     assert_no_proxy_password(run.log, str(run.report))
@@ -127,7 +119,7 @@ def test_gitlab_style_names_what_failed(image, tmp_path):
     """A name that does not resolve, a closed port, a missing CA file: each named."""
     site = make_site(tmp_path / "site")
     common = {"JDCDN_USERNAME": USERNAME, "JDCDN_SECRET_KEY": SECRET,
-              "JDCDN_BASE_URL": BASE_URL, "JDCDN_PATHS": "index.html",
+              "JDCDN_BASE_URL": BASE, "JDCDN_PATHS": "index.html",
               "JDCDN_MAX_ATTEMPTS": "1"}
     with FakeJd(USERNAME, SECRET) as closed:
         port = closed.port

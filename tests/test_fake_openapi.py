@@ -25,9 +25,9 @@ from jdcdn_action.api.openapi_signing import (
     signature,
     signed_headers,
 )
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
 from tests.fake_jd import Fault
 from tests.fake_openapi import ApiError, ErrorFault, FakeOpenApi
+from tests.helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
 
 URL = "https://www.example.com/"
 TIMEOUT = 5

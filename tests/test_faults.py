@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import time
 
 import pytest
 
 from tests.fake_jd import Fault
+from tests.helpers import ROOT, parse_github_output, site_files, unused_port
 
 ATTEMPTS = 3
 TIMEOUT = 0.5
 BACKOFF = 0.01
 SLACK = 3.0  # seconds for process work on a busy machine; the bound is about hangs
-
-
-def site_files(n: int) -> str:
-    return "\n".join(f"assets/file-{i:04d}.js" for i in range(n))
 
 
 def dates_differ() -> bool:
@@ -117,9 +113,7 @@ def test_single_call_faults(run_cli, fake_jd, jd_env, faults, code, requests, wa
 
 
 def test_connection_refused(run_cli, jd_env):
-    with socket.socket() as sock:  # a port on loopback that nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = unused_port()
     run, wall = run_with(run_cli, jd_env | {"JDCDN_API_ENDPOINT": f"http://127.0.0.1:{port}"},
                          "a.css")
     assert run.code == 1
@@ -200,9 +194,7 @@ def test_cancelled_run_writes_what_it_did(run_cli, fake_jd, jd_env, tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT, parse_github_output
-
-    fake_jd.latency = 0.3
+    fake_jd.latency = 0.1
     output = tmp_path / "output"
     output.write_text("")
     report = tmp_path / "report.json"

@@ -12,45 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitrepo import Origin, Repo, event_file, git_env
-
-BASE = "https://www.example.com/"
-
-
-def urls(*paths: str) -> set[str]:
-    return {BASE + path for path in paths}
-
-
-@pytest.fixture
-def origin(tmp_path: Path) -> Origin:
-    return Origin(tmp_path / "git")
-
-
-@pytest.fixture
-def diff(run_cli, jd_env, tmp_path):
-    """Run the command with git-diff on, in ``repo``, optionally as a GitHub event."""
-    counter = iter(range(100))
-
-    def run(repo: Repo, env: dict[str, str] | None = None, event: str = "",
-            payload: dict | None = None, **kwargs):
-        full = jd_env | {"JDCDN_GIT_DIFF": "true"} | (env or {})
-        if event:
-            path = tmp_path / f"event{next(counter)}.json"
-            full |= {"GITHUB_EVENT_NAME": event,
-                     "GITHUB_EVENT_PATH": event_file(path, payload or {})}
-            kwargs.setdefault("github", True)
-        return run_cli(env=full, cwd=repo.path, **kwargs)
-
-    return run
-
-
-def push_event(before: str, after: str, ref: str = "refs/heads/main", forced: bool = False,
-               default: str = "main") -> dict:
-    return {"before": before, "after": after, "ref": ref, "forced": forced,
-            "repository": {"default_branch": default}}
-
-
-ZEROS = "0" * 40
+from tests.gitrepo import ZEROS, Repo, git_env, gitlab_env, push_event
+from tests.helpers import urls
 
 
 # -- GitHub push -----------------------------------------------------------------------------
@@ -429,10 +392,6 @@ def test_bad_git_base_exits_2_and_sends_nothing(tmp_path, diff, fake_jd, value):
 
 
 # -- GitLab ------------------------------------------------------------------------------------
-def gitlab_env(**values: str) -> dict[str, str]:
-    return {"CI_DEFAULT_BRANCH": "main"} | values
-
-
 def test_gitlab_merge_request_pipeline(origin, diff, fake_jd):
     branches = origin.feature(["a.html", "shared.css"], [["a.html"], ["new.html"]],
                               main_moves=["shared.css"])

@@ -10,23 +10,11 @@ such commit (a forced push, pruned) does the run compare less, with a warning an
 from __future__ import annotations
 
 import shutil
-import socket
 
 import pytest
 
-from tests import test_git_diff
-from tests.gitrepo import Origin, Repo
-from tests.test_git_diff import gitlab_env, push_event, urls
-
-origin = test_git_diff.origin  # the same fixtures: a bare origin, a run in a checkout
-diff = test_git_diff.diff
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on: a connection to it is refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.gitrepo import Origin, Repo, gitlab_env, push_event
+from tests.helpers import unused_port, urls
 
 
 def break_origin(origin: Origin, checkout: Repo, how: str) -> None:
@@ -37,7 +25,7 @@ def break_origin(origin: Origin, checkout: Repo, how: str) -> None:
         shutil.rmtree(origin.bare / "refs")
     elif how == "refused":
         checkout.git("remote", "set-url", "origin",
-                     f"http://127.0.0.1:{closed_port()}/site.git")
+                     f"http://127.0.0.1:{unused_port()}/site.git")
 
 
 def four_commit_push(origin: Origin) -> tuple[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,13 +20,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRET, USERNAME
 from tests.fake_jd import FakeJd, Fault
 from tests.fake_openapi import FakeOpenApi
+from tests.helpers import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    BASE,
+    SECRET,
+    USERNAME,
+    error_lines,
+    unused_port,
+    visible,
+)
 from tests.proxy import Proxy
 from tests.tls import SERVER_NAME, CompanyCa, make_company_ca
 
-BASE = "https://www.example.com/"
 UNTRUSTED = "certificate verify failed: self-signed certificate in certificate chain"
 PROXY_USER = "ci-bot"
 PROXY_PASSWORD = "Pr0xy-S3cret-p@ss/w0rd"  # @ and / percent-encoded in the URL
@@ -71,21 +78,6 @@ def tls_api(request: pytest.FixtureRequest, company_ca: CompanyCa) -> Iterator[A
 def proxy() -> Iterator[Proxy]:
     with Proxy(hosts={SERVER_NAME: "127.0.0.1"}) as server:
         yield server
-
-
-def error_lines(run) -> list[str]:
-    return [line for line in run.log.splitlines() if line.startswith(("::error", "error:"))]
-
-
-def visible(text: str) -> str:
-    """What the runner shows: every line but its ``::add-mask::`` commands."""
-    return "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:  # a port on loopback that nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- a company CA ----------------------------------------------------------------------------
@@ -328,7 +320,7 @@ def test_a_name_that_does_not_resolve_is_named(run_cli, jd_env):
 
 
 def test_a_closed_port_is_named_with_host_and_port(run_cli, jd_env):
-    port = closed_port()
+    port = unused_port()
     run = run_cli(env=jd_env | {"JDCDN_API_ENDPOINT": f"http://127.0.0.1:{port}",
                                 "JDCDN_PATHS": "a.css", "JDCDN_MAX_ATTEMPTS": "2"},
                   github=True)
@@ -338,7 +330,7 @@ def test_a_closed_port_is_named_with_host_and_port(run_cli, jd_env):
 
 
 def test_a_closed_proxy_port_names_the_proxy(run_cli, tls_api):
-    port = closed_port()
+    port = unused_port()
     run = run_cli(env=tls_api.env(SERVER_NAME, HTTPS_PROXY=f"127.0.0.1:{port}",
                                   JDCDN_MAX_ATTEMPTS="2"), github=True)
 
@@ -374,13 +366,13 @@ def test_debug_shows_the_whole_story(run_cli, tls_api, company_ca):
 def test_a_trickle_meets_the_timeout_in_headers_or_body(run_cli, fake_jd, jd_env, fault):
     fake_jd.script("/api/refresh", Fault(fault, code=200, seconds=0.05))  # 10 s in all
     start = time.monotonic()
-    run = run_cli(env=jd_env | {"JDCDN_PATHS": "a.css", "JDCDN_TIMEOUT": "1",
+    run = run_cli(env=jd_env | {"JDCDN_PATHS": "a.css", "JDCDN_TIMEOUT": "0.5",
                                 "JDCDN_MAX_ATTEMPTS": "1"}, github=True)
     wall = time.monotonic() - start
 
     assert run.code == 1
-    assert wall < 4, f"the run took {wall:.1f}s with timeout 1"  # a bound on hangs
-    assert (f"Cause: no answer from 127.0.0.1:{fake_jd.port} within 1 s (timeout)"
+    assert wall < 4, f"the run took {wall:.1f}s with timeout 0.5"  # a bound on hangs
+    assert (f"Cause: no answer from 127.0.0.1:{fake_jd.port} within 0.5 s (timeout)"
             in error_lines(run)[-1])
 
 
@@ -413,6 +405,9 @@ def client_threads(before: set[threading.Thread]) -> list[str]:
 
 ATTEMPTS = 3
 CALLS = 4
+# The request's timeout on each route: ten times what a request takes to reach the fake
+# here at most (a tunnel through the proxy and its TLS handshake take longest).
+TIMEOUTS = {"direct": 0.1, "tls": 0.1, "tls-proxy": 0.25}
 
 
 @pytest.mark.parametrize("fault, route", [
@@ -425,8 +420,9 @@ def test_timed_out_attempts_leave_no_thread_or_socket(company_ca, fault, route):
     from jdcdn_action.network import load_network
 
     before = set(threading.enumerate())
+    timeout = TIMEOUTS[route]
     # Each byte comes well within the timeout, so only the whole-request deadline ends it.
-    faults = [Fault(fault, code=400, seconds=0.05 if fault != "sleep" else 3.0)]
+    faults = [Fault(fault, code=400, seconds=timeout / 5 if fault != "sleep" else 3.0)]
     server = FakeJd(USERNAME, SECRET)
     if route != "direct":
         server.serve_tls(company_ca.server_context(),
@@ -434,7 +430,7 @@ def test_timed_out_attempts_leave_no_thread_or_socket(company_ca, fault, route):
     with server, Proxy({SERVER_NAME: "127.0.0.1"}) as proxy:
         server.script("/api/refresh", *faults * (ATTEMPTS * CALLS))
         env = {"HTTPS_PROXY": proxy.url} if route == "tls-proxy" else {}
-        api = LegacyApi(server.endpoint, USERNAME, SECRET, dt.UTC, timeout=0.25,
+        api = LegacyApi(server.endpoint, USERNAME, SECRET, dt.UTC, timeout=timeout,
                         max_attempts=ATTEMPTS, backoff=0.01,
                         network=load_network(str(company_ca.ca), env))
 
@@ -448,13 +444,13 @@ def test_timed_out_attempts_leave_no_thread_or_socket(company_ca, fault, route):
             for n in range(CALLS):
                 result = api.submit("file", [f"{BASE}f{n}.css"])
                 assert not result.ok and result.attempts == ATTEMPTS
-                assert "within 0.25 s" in result.error, result.error
+                assert f"within {timeout:g} s" in result.error, result.error
                 assert left_open() == [], f"after call {n + 1}"
                 assert client_threads(before) == [], f"after call {n + 1}"
         finally:
             api.close()
-        wall = time.monotonic() - start  # a bound on hangs: 0.25 s an attempt, and slack
-        assert wall < ATTEMPTS * CALLS * 0.25 + 5, f"{wall:.1f}s for 12 attempts of 0.25 s"
+        wall = time.monotonic() - start  # a bound on hangs: the timeout an attempt, and slack
+        assert wall < ATTEMPTS * CALLS * timeout + 5, f"{wall:.1f}s for 12 attempts"
         assert len(server.requests()) == ATTEMPTS * CALLS
         assert len(proxy.seen) == (ATTEMPTS * CALLS if route == "tls-proxy" else 0)
         assert left_open() == []
@@ -466,14 +462,16 @@ def test_a_long_wait_on_trickling_polls_leaves_nothing_behind(run_cli, fake_jd, 
     the task is done: no poll leaves its thread or connection behind."""
     before = set(threading.enumerate())
     fake_jd.task_script["refresh"] = (2, 0)  # done at the third answered poll
-    fake_jd.script("/api/refreshQuery", *[Fault("trickle", code=400, seconds=0.05)] * 8)
+    # Each trickle takes a poll's least timeout (0.5 s), however short the setting.
+    fake_jd.script("/api/refreshQuery", *[Fault("trickle", code=400, seconds=0.05)] * 4)
     run = run_cli(env=jd_env | {"JDCDN_PATHS": "a.css", "JDCDN_WAIT": "true",
                                 "JDCDN_TIMEOUT": "0.3", "JDCDN_MAX_ATTEMPTS": "10",
-                                "JDCDN_POLL_INTERVAL": "0.05", "JDCDN_WAIT_TIMEOUT": "60"},
+                                "JDCDN_BACKOFF": "0.001", "JDCDN_POLL_INTERVAL": "0.05",
+                                "JDCDN_WAIT_TIMEOUT": "60"},
                   github=True)
 
     assert run.code == 0, run.log
     assert run.report["pending_task_ids"] == []
-    assert len(fake_jd.requests("/api/refreshQuery")) == 8 + 3  # the trickles, the answers
+    assert len(fake_jd.requests("/api/refreshQuery")) == 4 + 3  # the trickles, the answers
     assert client_sockets(fake_jd.port) == []
     assert client_threads(before) == []

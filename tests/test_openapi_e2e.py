@@ -10,32 +10,20 @@ for the secret, the token and every signature the fake saw.
 
 from __future__ import annotations
 
-import signal
-import threading
-
 import pytest
 
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
 from tests.fake_jd import Fault
 from tests.fake_openapi import ErrorFault
-from tests.gitrepo import Origin
-from tests.test_git_diff import push_event
-
-BASE = "https://www.example.com/"
-
-
-def url(path: str) -> str:
-    return BASE + path
-
-
-def run_openapi(run_cli, openapi_env, paths: str = "", *, github: bool = True,
-                gitlab: bool = False, **extra: str):
-    env = openapi_env | ({"JDCDN_PATHS": paths} if paths else {}) | extra
-    return run_cli(env=env, github=github, gitlab=gitlab)
-
-
-def error_lines(run) -> list[str]:
-    return [line for line in run.log.splitlines() if line.startswith(("::error", "error:"))]
+from tests.gitrepo import Origin, push_event
+from tests.helpers import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    SECURITY_TOKEN,
+    error_lines,
+    interrupted_when,
+    run_openapi,
+    url,
+)
 
 
 # -- choosing the API ------------------------------------------------------------------------
@@ -277,13 +265,9 @@ def test_wait_timeout_leaves_tasks_pending(run_cli, fake_openapi, openapi_env):
 
 def test_an_interrupted_wait_keeps_its_pending_tasks(run_cli, fake_openapi, openapi_env):
     fake_openapi.slow_instances[url("a.css")] = 10_000
-    timer = threading.Timer(1.0, lambda: signal.raise_signal(signal.SIGINT))
-    timer.start()
-    try:
+    with interrupted_when(lambda: fake_openapi.requests("/v1/task:queryByIds") != []):
         run = run_openapi(run_cli, openapi_env, "a.css", JDCDN_WAIT="true",
                           JDCDN_POLL_INTERVAL="0.1", JDCDN_WAIT_TIMEOUT="30")
-    finally:
-        timer.cancel()
     assert run.code == 130, run.log
     assert run.json_output("pending-task-ids") == run.json_output("task-ids")
 

@@ -25,8 +25,8 @@ from jdcdn_action.api.openapi_signing import (
     signing_key,
     string_to_sign,
 )
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
 from tests.fake_openapi import FakeOpenApi
+from tests.helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN
 
 DATA = Path(__file__).parent / "data"
 SDK_TESTS = json.loads((DATA / "jdcloud_sdk_signer_test.json").read_text("utf-8"))

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, unavailable
+
 SCRIPT = ROOT / ".github" / "scripts" / "pin_image.py"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 REF = f"ghcr.io/octo-org/jdcdn-action@{DIGEST}"
@@ -64,7 +65,7 @@ def test_pins_runs_image_and_changes_nothing_else(tmp_path, ref):
 def test_the_pinned_file_passes_the_action_metadata_schema(tmp_path):
     checker = shutil.which("check-jsonschema")
     if checker is None:
-        pytest.skip("check-jsonschema is not installed (pip install -e '.[test]')")
+        unavailable("check-jsonschema is not installed (pip install -e '.[test]')")
     done, copy = pin(tmp_path, REF)
     assert done.returncode == 0, done.stderr
     check = subprocess.run([checker, "--builtin-schema", "vendor.github-actions", str(copy)],

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -35,32 +34,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import test_container, test_runner_act
-from tests.conftest import SECRET, USERNAME
+from tests import test_runner_act
+from tests.container import GitHubJob, Image, make_site
 from tests.fake_jd import FakeJd
+from tests.helpers import BASE, ROOT, SECRET, USERNAME, unavailable, unused_port
 from tests.runners import assert_no_secret, copy_action
-from tests.test_container import BASE_URL, GitHubJob, Image, _unavailable, make_site
 from tests.test_runner_act import Scratch, endpoint, workflow
 
-# The image fixture of the container tests: built from the Dockerfile, tagged JDCDN_TEST_IMAGE.
-image = test_container.image
 # The act suite's fixtures: act itself (skipped or failed as there), a scratch repository.
 act = test_runner_act.act
 scratch = test_runner_act.scratch
 
-ROOT = Path(__file__).resolve().parent.parent
 PIN_SCRIPT = ROOT / ".github" / "scripts" / "pin_image.py"
 REGISTRY_START_SECONDS = 20
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 # The released action's folder in the act test's repository. Not the act suite's folder:
 # act would name a Dockerfile build of this one "act-jdcdn-action-pinned-dockeraction".
 PINNED_FOLDER = "jdcdn-action-pinned"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def registry_get(url: str, accept: str = "") -> tuple[int, dict[str, str], bytes]:
@@ -78,8 +68,8 @@ def registry(tmp_path: Path) -> Iterator[str]:
     server = shutil.which("docker-registry") or (
         "/usr/bin/docker-registry" if Path("/usr/bin/docker-registry").is_file() else None)
     if server is None:
-        _unavailable("docker-registry is not installed (apt-get install docker-registry)")
-    port = free_port()
+        unavailable("docker-registry is not installed (apt-get install docker-registry)")
+    port = unused_port()
     config = tmp_path / "registry.yml"
     config.write_text(yaml.safe_dump({
         "version": 0.1,
@@ -217,11 +207,11 @@ def test_the_pushed_image_runs_pinned_by_digest(image: Image, released: Released
     job = GitHubJob(tmp_path / "runner")
     make_site(job.workspace)
     run = job.run(Image(runs["image"].removeprefix("docker://"), image.base),
-                  {"base-url": BASE_URL, "paths-file": "deploy/paths.yml",
+                  {"base-url": BASE, "paths-file": "deploy/paths.yml",
                    "dry-run": "true"})
     assert run.code == 0, run.log
-    assert run.json_output("urls") == [BASE_URL, BASE_URL + "css/site.css",
-                                       BASE_URL + "index.html"]
+    assert run.json_output("urls") == [BASE, BASE + "css/site.css",
+                                       BASE + "index.html"]
     assert run.outputs["batch-count"] == "2" and run.json_output("task-ids") == []
     version = docker("run", "--rm", pinned, "--version")
     assert version.returncode == 0 and version.stdout.startswith("jdcdn-refresh ")
@@ -249,8 +239,8 @@ def test_act_pulls_the_pinned_action_by_digest_and_runs_it(
     assert task_ids == [call.answer["taskid"] for call in fake_jd.accepted()]
     assert len(task_ids) == 1
     assert run.recorded["url-count"] == "3"
-    assert fake_jd.refreshed("file") == {BASE_URL, BASE_URL + "css/site.css",
-                                         BASE_URL + "index.html"}
+    assert fake_jd.refreshed("file") == {BASE, BASE + "css/site.css",
+                                         BASE + "index.html"}
     # act pulled the image by its digest and built nothing
     assert f"docker pull image={pinned}" in run.log, run.log
     assert "docker build" not in run.log, run.log

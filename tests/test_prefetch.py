@@ -9,16 +9,13 @@ from jdcdn_action.prefetch import plan_prefetch, warmable
 from jdcdn_action.results import BatchResult, RunResult, TaskState
 from jdcdn_action.urls import UrlPlan
 from tests.fake_jd import Fault
+from tests.helpers import url
 
 FAST = {"JDCDN_PREFETCH": "true", "JDCDN_POLL_INTERVAL": "0.05", "JDCDN_WAIT_TIMEOUT": "30"}
 
 
 def files(n: int, folder: str = "assets") -> list[str]:
     return [f"{folder}/f{i:03d}.js" for i in range(n)]
-
-
-def url(path: str) -> str:
-    return "https://www.example.com/" + path
 
 
 @pytest.mark.parametrize("count, sizes", [

@@ -16,9 +16,9 @@ from jdcdn_action.api import Quota
 from jdcdn_action.api.openapi import OpenApi
 from jdcdn_action.quota import describe, over_quota
 from jdcdn_action.urls import UrlPlan
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET
 from tests.fake_jd import Fault
 from tests.fake_openapi import ErrorFault
+from tests.helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET
 
 ENDPOINT = "https://cdn.jdcloud-api.com"
 QUOTA_URL = ENDPOINT + "/v1/user:quota"

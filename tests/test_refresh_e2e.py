@@ -7,12 +7,8 @@ import json
 import pytest
 
 from jdcdn_action.settings_table import SETTINGS
-from tests.conftest import SECRET, USERNAME, secret_values
 from tests.fake_jd import EchoFault, Fault
-
-
-def site_files(n: int) -> str:
-    return "\n".join(f"assets/file-{i:04d}.js" for i in range(n))
+from tests.helpers import SECRET, USERNAME, secret_values, site_files
 
 
 def assert_accounted(run, fake_jd) -> None:

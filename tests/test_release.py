@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from tests.gitrepo import git_env, run_git
+from tests.helpers import ROOT, unavailable, yaml_file
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 VERSION = __import__("jdcdn_action").__version__
 DIGEST = "sha256:" + "ab" * 32
@@ -35,7 +35,7 @@ def component_image(text: str) -> str:
 
 
 def workflow() -> dict:
-    return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    return yaml_file(WORKFLOW)
 
 
 def step(name_start: str) -> str:
@@ -100,7 +100,7 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     if not shutil.which("git"):
-        pytest.skip("no git")
+        unavailable("no git")
     return Project(tmp_path)
 
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from pathlib import Path
 
 import pytest
 
 from jdcdn_action import settings as settings_mod
 from jdcdn_action.settings_table import BY_NAME, CREDENTIALS, SECRETS, SETTINGS
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 def sync_tool():

@@ -17,9 +17,8 @@ from jdcdn_action.api.openapi import _task_states
 from jdcdn_action.batches import Batch
 from jdcdn_action.results import NO_STATE, BatchResult, RunResult, TaskState, settle
 from jdcdn_action.urls import UrlPlan, url_key
-from tests.test_openapi_e2e import run_openapi
+from tests.helpers import BASE, run_openapi
 
-BASE = "https://www.example.com/"
 SENT = BASE + "%E6%96%87%E6%A1%A3/%E8%AF%B4%E6%98%8E.html"  # 文档/说明.html as sent
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from jdcdn_action import __version__
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRET, USERNAME
 from tests.fake_edge import FakeEdge
 from tests.fake_jd import FakeJd
 from tests.fake_openapi import FakeOpenApi
 from tests.gitrepo import Repo
+from tests.helpers import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRET, USERNAME
 
 SITE = {"index.html": b"<h1>home</h1>\n", "css/site.css": b"body { margin: 0 }\n",
         "docs/index.html": b"<h1>docs</h1>\n", "img/logo.png": bytes(range(256)) * 64,
@@ -102,11 +102,11 @@ def test_a_url_stale_for_ever_fails_within_verify_timeout(run_cli, edge, env, fa
                                                           code):
     edge.stale("/css/site.css", b"old\n")
     started = time.monotonic()
-    run = run_cli(env=env | {"JDCDN_VERIFY_TIMEOUT": "1.5",
+    run = run_cli(env=env | {"JDCDN_VERIFY_TIMEOUT": "0.6", "JDCDN_BACKOFF": "0.1",
                              "JDCDN_FAIL_ON_ERROR": fail_on_error}, github=True, gitlab=True)
     took = time.monotonic() - started
     assert run.code == code, run.log
-    assert took < 1.5 + 4, took
+    assert took < 0.6 + 4, took
     stale = url(edge, "css/site.css")
     assert run.json_output("stale") == [stale]
     assert run.outputs["verified-count"] == "6"
@@ -118,7 +118,7 @@ def test_a_url_stale_for_ever_fails_within_verify_timeout(run_cli, edge, env, fa
     level = "::error" if code else "::warning"
     last = [line for line in run.log.splitlines() if line.startswith(level)][-1]
     assert last.startswith(f"{level} title=jdcdn-action verify failed::1 of 7 checked URLs was "
-                           "still stale when verify-timeout (1.5s) ran out")
+                           "still stale when verify-timeout (0.6s) ran out")
     assert f"first {stale}: the body differs from the local file" in last
     assert run.report["ok"] is False
     assert "1 URL still stale on the CDN after the refresh" in run.summary

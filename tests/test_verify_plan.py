@@ -26,8 +26,7 @@ from jdcdn_action.verify_plan import (
     plan_targets,
 )
 from tests.fake_edge import FakeEdge
-
-BASE = "https://www.example.com/"
+from tests.helpers import BASE, FakeClock
 
 
 def plan_of(*entries: Entry):
@@ -162,6 +161,7 @@ def test_fetch_sends_no_credential_and_keeps_no_cookie(edge, tmp_path, monkeypat
     session = new_session(Network(), 2)
     for _ in range(2):
         assert fetch(session, edge.base_url + "a.css", 5).status == 200
+    assert len(edge.requests()) == 2
     for seen in edge.requests():
         names = {name.lower() for name in seen.headers}
         assert names == {"host", "user-agent", "accept-encoding", "accept", "connection"}
@@ -192,22 +192,13 @@ def test_fetch_names_a_refused_connection():
 
 
 # -- the rounds ------------------------------------------------------------------------------
-class Clock:
+class Clock(FakeClock):
     """A fake monotonic clock: sleeping and fetching move it, nothing waits."""
 
     def __init__(self, fetch_takes: float = 0.1) -> None:
-        self.now = 1000.0
+        super().__init__()
         self.fetch_takes = fetch_takes
-        self.sleeps: list[float] = []
         self.fetches: list[tuple[str, float, float]] = []  # url, when, its timeout
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
     def getter(self, stale_for: dict[str, int | None]):
         """A fetch: each URL serves the old copy for its first N fetches (None: always)."""

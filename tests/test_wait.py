@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-import threading
 
 import pytest
 
@@ -18,28 +17,10 @@ from jdcdn_action.batches import Batch
 from jdcdn_action.console import Console
 from jdcdn_action.results import BatchResult
 from jdcdn_action.waiting import Deadline, wait_for_tasks
-from tests.conftest import SECRET, USERNAME
 from tests.fake_jd import Fault
+from tests.helpers import SECRET, USERNAME, FakeClock
 
 CN = dt.timezone(dt.timedelta(hours=8))
-
-
-class FakeClock:
-    """Monotonic time that advances only by sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
 
 
 class TimedLog(io.StringIO):

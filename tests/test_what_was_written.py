@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-BASE = "https://www.example.com/"
+from tests.helpers import BASE
 
 
 def refresh(run_cli, jd_env, paths: str, **extra: str):
