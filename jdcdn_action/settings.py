@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"command line: {message}; see jdcdn-refresh --help.")
 
 
+@functools.cache  # built once: both the early masking and the settings read the command line
 def build_parser() -> argparse.ArgumentParser:
     """The command line, from the table: one flag per setting (``--no-`` for booleans)."""
     parser = _Parser(

@@ -25,6 +25,7 @@ a 301/302 would turn a POST into a GET whose answer is no refresh.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import ssl
 import time
@@ -82,13 +83,31 @@ def new_session(network: Network, pool_size: int) -> requests.Session:
 
 def tls_context(ca_files: tuple[CaFile, ...]) -> ssl.SSLContext:
     """urllib3's TLS defaults, certifi's CAs and the extra files (checked by ``network``
-    when the settings loaded), with sockets that keep the deadline."""
+    when the settings loaded), with sockets that keep the deadline.
+
+    Loading certifi's bundle takes tens of milliseconds, so sessions with the same CA files
+    (the API's and ``verify``'s) share one context: a file is known by its path, size and
+    modification time, so a changed file is loaded again."""
+    import os
+
+    stamps = []
+    for ca_file in ca_files:
+        try:
+            info = os.stat(ca_file.path)
+            stamps.append((ca_file.path, info.st_size, info.st_mtime_ns))
+        except OSError:  # loading it will say what is wrong
+            stamps.append((ca_file.path, -1, -1))
+    return _tls_context(tuple(stamps))
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(ca_files: tuple[tuple[str, int, int], ...]) -> ssl.SSLContext:
     from urllib3.util.ssl_ import create_urllib3_context
 
     context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
     context.load_verify_locations(cafile=requests.certs.where())
-    for ca_file in ca_files:
-        context.load_verify_locations(cafile=ca_file.path)
+    for path, _size, _mtime in ca_files:
+        context.load_verify_locations(cafile=path)
     context.sslsocket_class = deadline.BoundedTlsSocket
     return context
 
