@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -34,6 +35,9 @@ from tests.helpers import (
     parse_github_output,
 )
 from tests.helpers import SECURITY_TOKEN as SECURITY_TOKEN  # for modules importing it here
+
+if TYPE_CHECKING:
+    from tests.runners import Images
 
 
 @pytest.fixture
@@ -241,3 +245,20 @@ def diff(run_cli: RunCli, jd_env: dict[str, str], tmp_path: Path) -> Callable[..
         return run_cli(env=full, cwd=repo.path, **kwargs)
 
     return run
+
+
+# -- gitlab-ci-local -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gcl() -> str:
+    """The pinned gitlab-ci-local (skipped locally where it is missing, failed under CI)."""
+    from tests.gitlab_ci_local import find_gitlab_ci_local
+
+    return find_gitlab_ci_local()
+
+
+@pytest.fixture(scope="module")
+def images(gcl: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
+    """The action's image and a job image, built once per module for gitlab-ci-local."""
+    from tests.gitlab_ci_local import build_gitlab_images
+
+    return build_gitlab_images(tmp_path_factory)

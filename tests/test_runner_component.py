@@ -37,8 +37,6 @@ from tests.fake_openapi import FakeOpenApi
 from tests.gitlab_ci_local import (
     BASE_URL,
     Pipeline,
-    build_gitlab_images,
-    find_gitlab_ci_local,
     gitlab_variables,
     job,
     push_three_commits,
@@ -49,7 +47,6 @@ from tests.gitrepo import Repo, run_git
 from tests.runners import (
     ACTION_FOLDER,
     ROOT,
-    Images,
     assert_no_secret,
     assert_no_secret_on_disk,
 )
@@ -67,16 +64,6 @@ AWKWARD_PATHS = "\n".join([
     "docs/a #1.html", 'docs/b: "q" it\'s.html', "[id].html", "back\\slash.html",
     "price $$5.html", "{braces} & *star* !bang.html"]) + "\n"
 DOTENV_KEYS = ("TASK_IDS", "TASK_ID", "URL_COUNT", "DIR_COUNT", "BATCH_COUNT", "FAILED_COUNT")
-
-
-@pytest.fixture(scope="module")
-def gcl() -> str:
-    return find_gitlab_ci_local()
-
-
-@pytest.fixture(scope="module")
-def images(gcl: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
-    return build_gitlab_images(tmp_path_factory)
 
 
 def declared_inputs() -> set[str]:

@@ -26,9 +26,7 @@ from tests.fake_openapi import FakeOpenApi
 from tests.gitlab_ci_local import (
     BASE_URL,
     Pipeline,
-    build_gitlab_images,
     endpoint_variables,
-    find_gitlab_ci_local,
     gitlab_variables,
     job,
     push_three_commits,
@@ -46,16 +44,6 @@ from tests.runners import (
 pytestmark = pytest.mark.runners
 
 ZERO = "0" * 40
-
-
-@pytest.fixture(scope="module")
-def gcl() -> str:
-    return find_gitlab_ci_local()
-
-
-@pytest.fixture(scope="module")
-def images(gcl: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
-    return build_gitlab_images(tmp_path_factory)
 
 
 CREDENTIALS = {"JDCDN_USERNAME": USERNAME, "JDCDN_SECRET_KEY": SECRET}
