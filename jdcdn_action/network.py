@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from jdcdn_action.console import clean_text
 from jdcdn_action.exceptions import InputError
+from jdcdn_action.redaction import hide_userinfo
 
 # Lower case first: where both spellings are set, the lower-case one wins (as in curl,
 # requests and urllib). ALL_PROXY is not read: the contract names these three.
@@ -127,14 +128,9 @@ def parse_proxy(variable: str, value: str) -> Proxy:
 
 
 def shown_url(url: str) -> str:
-    """``url`` with its user information (``user:password@``) replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}{sep}{authority}{slash}{path}"
+    """``url`` with its user information (``user:password@``) replaced by ``***``; a
+    proxy variable may leave out the scheme (``user:pw@proxy:3128``)."""
+    return hide_userinfo(url) if "//" in url else hide_userinfo("//" + url)[2:]
 
 
 def proxy_secrets(env: Mapping[str, str]) -> list[str]:
